@@ -40,7 +40,11 @@ class Registry:
         if not self._loaded:
             self._loaded = True
             for mod in self._modules:
-                importlib.import_module(mod)
+                try:
+                    importlib.import_module(mod)
+                except ModuleNotFoundError as exc:  # an optional module not present in this install
+                    if exc.name != mod:
+                        raise
 
     def names(self) -> list[str]:
         self._load()
