@@ -65,6 +65,11 @@ class SpectralEnhancer:
 
 ENHANCERS = Registry("enhancement method", modules=[
     "voxclean.enhance.classic.wiener",
+    "voxclean.enhance.classic.specsub",
+    "voxclean.enhance.classic.iterative_wiener",
+    "voxclean.enhance.classic.mmse",
+    "voxclean.enhance.classic.wpe",
+    "voxclean.enhance.classic.beamform",
     "voxclean.bench.peers",
 ])
 DEFAULT_METHOD = "wiener"
