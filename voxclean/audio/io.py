@@ -100,6 +100,24 @@ def info(path: str | os.PathLike) -> AudioInfo:
         return _ffprobe(path)
 
 
+def _check_wav_truncation(path: Path) -> None:
+    """A WAV whose ``data`` chunk declares more bytes than the file holds was cut short (libsndfile
+    would silently read the part that is there)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if cid == b"data":
+            have = path.stat().st_size - (pos + 8)
+            if 0 < size < 0xFFFFFFF0 and size > have:
+                raise AudioError(path, f"truncated WAV: header declares {size} data bytes, file holds {have}")
+            return
+        pos += 8 + size + (size & 1)
+
+
 def _ffmpeg_decode(path: Path) -> tuple[np.ndarray, int]:
     meta = _ffprobe(path)
     cmd = ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0", "-f", "f32le",
@@ -149,11 +167,17 @@ def load(path: str | os.PathLike, sr: int | None = None, channels: str | int = "
     """
     path = Path(path)
     _check_exists(path)
+    _check_wav_truncation(path)
     try:
-        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # soundfile cannot read it: try ffmpeg, otherwise explain
-        if isinstance(exc, sf.LibsndfileError) and "truncat" in str(exc).lower():
-            raise AudioError(path, f"truncated file ({exc})") from exc
+        readable = sf.info(str(path)) is not None
+    except Exception:
+        readable = False
+    if readable:  # soundfile knows the format: a failure now means damaged data
+        try:
+            data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise AudioError(path, f"corrupt or truncated audio ({exc})") from exc
+    else:         # soundfile cannot read it: ffmpeg decodes it or explains why not
         data, file_sr = _ffmpeg_decode(path)
     if file_sr < MIN_SR:
         raise AudioError(path, f"sample rate {file_sr} Hz is below the supported minimum of {MIN_SR} Hz")
@@ -170,6 +194,7 @@ def read_blocks(path: str | os.PathLike, block_seconds: float = 10.0) -> Iterato
     used for long files so memory stays bounded. Non-finite samples raise :class:`AudioError`."""
     path = Path(path)
     meta = info(path)
+    _check_wav_truncation(path)
     block = max(int(block_seconds * meta.sample_rate), 1)
     try:
         f = sf.SoundFile(str(path))
@@ -180,7 +205,14 @@ def read_blocks(path: str | os.PathLike, block_seconds: float = 10.0) -> Iterato
             yield x2[:, i:i + block]
         return
     with f:
-        for chunk in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+        chunks = f.blocks(blocksize=block, dtype="float32", always_2d=True)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            except Exception as exc:
+                raise AudioError(path, f"corrupt or truncated audio ({exc})") from exc
             if not np.isfinite(chunk).all():
                 raise AudioError(path, "contains NaN or infinite samples; repair or re-export the file")
             yield np.ascontiguousarray(chunk.T)
