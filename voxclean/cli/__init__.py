@@ -18,6 +18,9 @@ COMMAND_MODULES = [
     "voxclean.cli.eval_cmd",      # eval
     "voxclean.cli.bench_cmd",     # bench
     "voxclean.cli.demo_cmd",      # demo
+    "voxclean.cli.vad_cmd",       # vad
+    "voxclean.cli.codec_cmd",     # codecs
+    "voxclean.cli.probe_cmd",     # probe
 ]
 
 for _mod in COMMAND_MODULES:
