@@ -48,10 +48,11 @@ def test_discover_mix_layout_with_manifest_and_orphan(tmp_path):
     _write(tmp_path / "noisy" / "orphan.wav")
     (tmp_path / "manifest.jsonl").write_text(
         json.dumps({"name": "a.wav", "snr": 3.5, "noise": "/x/cafe.flac", "seed": 1}) + "\n"
-        + json.dumps({"name": "b.wav", "snr": -2}) + "\n")
+        + json.dumps({"noisy": "noisy/b.wav", "snr": -2, "noise_file": "/n/bike.flac",
+                      "rir": None}) + "\n")
     pairs, problems = discover_pairs(tmp_path)
     assert [p.name for p in pairs] == ["a.wav", "b.wav"]
-    assert pairs[0].tags == {"snr": 3.5, "noise": "cafe"} and pairs[1].tags == {"snr": -2}
+    assert pairs[0].tags == {"snr": 3.5, "noise": "cafe"} and pairs[1].tags == {"snr": -2, "noise": "bike"}
     assert len(problems) == 1 and "orphan.wav" in problems[0] and "no clean file" in problems[0]
 
 

@@ -10,7 +10,8 @@ the clean file with, in order of preference:
 
 Condition tags, used to group results, come from a parent folder named ``<noise>_<snr>dB``, else
 from the NOIZEUS file name, and from ``SET/manifest.jsonl`` when it has a line for the file (numeric
-``snr``/``snr_db`` and string ``noise`` fields are read, whatever else the line holds).
+``snr``/``snr_db`` and string ``noise``/``noise_file``/``rir`` fields are read, whatever else the
+line holds; the line is found by its ``noisy``/``name``/``file``/... field).
 """
 from __future__ import annotations
 
@@ -58,8 +59,11 @@ def _manifest_tags(set_dir: Path) -> dict[str, dict]:
         for key in ("snr", "snr_db"):
             if isinstance(rec.get(key), (int, float)):
                 tags["snr"] = rec[key]
-        if isinstance(rec.get("noise"), str):
-            tags["noise"] = Path(rec["noise"]).stem
+        for key in ("noise", "noise_file"):
+            if isinstance(rec.get(key), str):
+                tags["noise"] = Path(rec[key]).stem
+        if isinstance(rec.get("rir"), str):
+            tags["rir"] = Path(rec["rir"]).stem
         for key in NAME_KEYS:
             if isinstance(rec.get(key), str):
                 p = Path(rec[key])
