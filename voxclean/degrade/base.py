@@ -23,4 +23,12 @@ class Degradation(Protocol):
         """Every parameter, with ``{"name": ...}``, so ``DEGRADATIONS.get(**d)`` rebuilds it."""
 
 
-DEGRADATIONS = Registry("degradation", modules=["voxclean.degrade.ops"])
+# Implementations derive from voxclean.degrade.op.Op, which splits ``apply`` into ``resolve(x, sr, rng)``
+# (draw every random parameter: the result is what a manifest records) and a deterministic ``render``.
+
+
+DEGRADATIONS = Registry("degradation", modules=[
+    "voxclean.degrade.noise", "voxclean.degrade.reverb", "voxclean.degrade.clipping",
+    "voxclean.degrade.bandlimit", "voxclean.degrade.codec", "voxclean.degrade.packet_loss",
+    "voxclean.degrade.gain",
+])
