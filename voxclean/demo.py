@@ -222,6 +222,7 @@ def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarra
         ax.set_title(title, loc="left", fontsize=11)
         ax.set_ylabel("frequency (kHz)")
         ax.set_ylim(0, sr / 2000)
+    axes[-1].set_xlim(0, max(len(x) for _, x in panels) / sr)
     axes[-1].set_xlabel("time (s)")
     cb = fig.colorbar(mesh, ax=list(axes), shrink=0.9, pad=0.01)
     cb.set_label("magnitude (dB)")
