@@ -186,6 +186,16 @@ def test_lengths_rates_and_shapes(speech):
         score_pair(x, x, sr, metrics=["pesq_xx"])
 
 
+def test_too_short_pair_gives_nan_not_crash(speech):
+    x, sr = speech
+    for n in (400, 3000):                                   # 25 ms (under one frame), 190 ms
+        clip = x[8000:8000 + n]
+        with pytest.warns(RuntimeWarning):
+            s = score_pair(clip, clip.copy(), sr, metrics=INTRUSIVE)
+        assert np.isnan(s["pesq_wb"]) and np.isnan(s["stoi"]) and np.isnan(s["csig"])
+        assert s["si_sdr"] > 60 and s["lsd"] < 1e-9
+
+
 @pytest.mark.slow
 def test_dnsmos_prefers_clean_speech(speech, cafe):
     x, sr = speech

@@ -68,7 +68,10 @@ class Composite:
     def score(self, ref, est, sr):
         if is_silent(ref) or is_silent(est):
             return nan_with_warning(OUTPUTS, "composite undefined: a signal is silent (no PESQ); NaN")
-        q = self.parts(ref, est, sr)
+        try:
+            q = self.parts(ref, est, sr)
+        except loizou.TooShortError as exc:
+            return nan_with_warning(OUTPUTS, f"composite undefined: {exc}; NaN")
         if not all(np.isfinite(v) for v in q.values()):
             return nan_with_warning(OUTPUTS, f"composite undefined: an ingredient is NaN ({q}); NaN")
         return composite(q["llr"], q["wss"], q["segsnr"], q["pesq"])

@@ -25,13 +25,17 @@ import numpy as np
 EPS = np.finfo(np.float64).eps
 
 
+class TooShortError(ValueError):
+    """The signal does not hold one 30 ms frame plus a hop."""
+
+
 def frames(x: np.ndarray, sr: int) -> np.ndarray:
     """Hann-windowed 30 ms frames with 75 % overlap, ``(n_frames, W)`` float64."""
     w = int(round(0.030 * sr))
     hop = w // 4
     n = max(int(np.floor((len(x) - w) / hop)), 0)
     if n == 0:
-        raise ValueError(f"signal of {len(x)} samples is shorter than one 30 ms frame plus a hop at {sr} Hz")
+        raise TooShortError(f"signal of {len(x)} samples is shorter than one 30 ms frame plus a hop at {sr} Hz")
     idx = np.arange(w)[None, :] + hop * np.arange(n)[:, None]
     win = 0.5 * (1.0 - np.cos(2.0 * np.pi * np.arange(1, w + 1) / (w + 1)))
     return np.asarray(x, dtype=np.float64)[idx] * win

@@ -129,12 +129,25 @@ class PesqNB:
 
 
 def _stoi(ref, est, sr, extended: bool, name: str) -> dict[str, float]:
+    """pystoi, with its failure modes made NaN + warning: a signal too short to frame (it raises) or
+    fewer than 30 non-silent 25.6 ms frames (it warns and returns 1e-5)."""
+    import warnings
+
     from pystoi import stoi
 
     if is_silent(ref):
         return nan_with_warning((name,), f"{name} undefined: the reference is silent; NaN")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = float(stoi(ref.astype(np.float64), est.astype(np.float64), sr, extended=extended))
+    failed = None
+    with warnings.catch_warnings(record=True) as caught, np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("always")
+        try:
+            v = float(stoi(ref.astype(np.float64), est.astype(np.float64), sr, extended=extended))
+        except (ValueError, IndexError) as exc:        # numpy AxisError is both
+            failed = exc
+    if failed is not None:
+        return nan_with_warning((name,), f"{name} undefined: signal too short ({failed}); NaN")
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
+        return nan_with_warning((name,), f"{name} undefined: under 30 non-silent frames (384 ms); NaN")
     return {name: v}
 
 

@@ -114,7 +114,10 @@ class SegSNR:
     outputs = ("segsnr",)
 
     def score(self, ref, est, sr):
-        return {"segsnr": float(np.mean(loizou.segsnr_frames(ref, est, sr)))}
+        try:
+            return {"segsnr": float(np.mean(loizou.segsnr_frames(ref, est, sr)))}
+        except loizou.TooShortError as exc:
+            return nan_with_warning(self.outputs, f"segsnr undefined: {exc}; NaN")
 
 
 @METRICS.register("lsd", "log-spectral distance, log10 power, 2048-point STFT (Kuleshov et al. 2017)")
