@@ -135,3 +135,26 @@ def test_cli_demo_unknown_method_fails_cleanly(tmp_path):
     assert r.exit_code == 2
     assert "no-such-method" in r.output and "wiener" in r.output
     assert not (tmp_path / "d").exists()
+
+
+def test_cli_demo_prints_before_after_table(demo_run, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+    from voxclean.cli import app
+    seen = {}
+
+    def fake_run_demo(out, method=None, snr_db=5.0, seed=0):
+        seen.update(out=out, method=method, snr_db=snr_db, seed=seed)
+        return demo_run                                           # reuse the real run: no second synthesis
+
+    monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+    r = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--snr", "5", "--seed", "0"],
+                           terminal_width=120)
+    assert r.exit_code == 0, r.output
+    assert seen == {"out": tmp_path, "method": None, "snr_db": 5.0, "seed": 0}
+    b, a = demo_run.before, demo_run.after
+    pesq_row = next(line for line in r.output.splitlines() if "PESQ" in line)
+    assert f"{b['pesq_wb']:.2f}" in pesq_row and f"{a['pesq_wb']:.2f}" in pesq_row
+    assert f"+{a['pesq_wb'] - b['pesq_wb']:.2f}" in pesq_row
+    sdr_row = next(line for line in r.output.splitlines() if "SI-SDR" in line)
+    assert f"{a['si_sdr']:.1f} dB" in sdr_row
+    assert "STOI" in r.output and "spectrograms.png" in r.output
