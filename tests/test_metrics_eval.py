@@ -61,6 +61,18 @@ def test_pairing(dirs):
     assert [x.name for x in p.unmatched_est] == ["only_est.wav"]
 
 
+def test_pairing_by_tagged_stem(tmp_path):
+    """NOIZEUS-style names: sp01 <-> sp01_babble_sn5; a reference claimed twice stays unmatched."""
+    for name in ("ref/sp01.wav", "ref/sp1.wav", "ref/sp10.wav", "est/sp01_babble_sn5.wav",
+                 "est/sp10-car.wav", "est/sp1_x.wav", "est/sp1_y.wav"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")              # pairing looks at names only
+    p = pair_files(tmp_path / "ref", tmp_path / "est")
+    assert [(k, e.name) for k, _, e in p.pairs] == [("sp01", "sp01_babble_sn5.wav"), ("sp10", "sp10-car.wav")]
+    assert [r.name for r in p.unmatched_ref] == ["sp1.wav"]
+    assert [e.name for e in p.unmatched_est] == ["sp1_x.wav", "sp1_y.wav"]
+
+
 def test_evaluate_dirs_rows_summary_and_writers(dirs, tmp_path):
     ref, est = dirs
     rows, summary = evaluate_dirs(ref, est, ["si_sdr", "stoi"], progress=False)

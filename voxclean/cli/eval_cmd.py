@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
         table.add_column("n", justify="right")
         for key, s in summary["metrics"].items():
             table.add_row(key, _fmt(s["mean"]), "±" + _fmt(s["ci95"]), str(s["n"]))
-        console.print(table)
+        if rows:
+            console.print(table)
         if align:
             delays = [r["delay_ms"] for r in rows if "delay_ms" in r]
             if delays:

@@ -2,7 +2,9 @@
 
 Pairing: every audio file under ``ref_dir`` and ``est_dir`` (recursive). A file is matched first by
 its relative path without suffix (``a/b.wav`` <-> ``a/b.flac``), then by its bare stem when that stem
-is unique in both trees; whatever is left is reported as unmatched.
+is unique in both trees, then (for corpora such as NOIZEUS) an estimate whose stem is a reference's
+stem followed by ``_``, ``-`` or ``.`` and a tag (``sp01`` <-> ``sp01_babble_sn5``), when that is the
+only such estimate for that reference; whatever is left is reported as unmatched.
 
 Loading: multichannel files are downmixed; an estimate at another rate than its reference is
 resampled to the reference's rate; a silent estimate is scored (its PESQ is NaN), a silent or broken
@@ -64,8 +66,17 @@ def pair_files(ref_dir: str | os.PathLike, est_dir: str | os.PathLike) -> Pairin
             left.append(r)
     stems_ref = _unique_stems(left)
     stems_est = _unique_stems([p for p in ests if p not in used])
+    still: list[Path] = []
     for r in left:
         e = stems_est.get(r.stem) if r.stem in stems_ref else None
+        if e is not None:
+            used.add(e)
+            out.pairs.append((rel_key(r, ref_root), r, e))
+        else:
+            still.append(r)
+    tagged = _tagged_matches(still, [p for p in ests if p not in used])
+    for r in still:
+        e = tagged.get(r)
         if e is not None:
             used.add(e)
             out.pairs.append((rel_key(r, ref_root), r, e))
@@ -74,6 +85,21 @@ def pair_files(ref_dir: str | os.PathLike, est_dir: str | os.PathLike) -> Pairin
     out.unmatched_est = [p for p in ests if p not in used]
     out.pairs.sort(key=lambda t: t[0])
     return out
+
+
+def _tagged_matches(refs: list[Path], ests: list[Path]) -> dict[Path, Path]:
+    """reference -> the one estimate named ``<ref stem><_|-|.><tag>``; the longest reference stem
+    wins when several are prefixes; references claimed by several estimates get none."""
+    by_stem = _unique_stems(refs)
+    claims: dict[Path, list[Path]] = {}
+    for e in ests:
+        best = None
+        for i, ch in enumerate(e.stem):
+            if ch in "_-." and e.stem[:i] in by_stem:
+                best = by_stem[e.stem[:i]]
+        if best is not None:
+            claims.setdefault(best, []).append(e)
+    return {r: es[0] for r, es in claims.items() if len(es) == 1}
 
 
 def _unique_stems(paths: list[Path]) -> dict[str, Path]:
