@@ -24,7 +24,8 @@ Delays were measured once by cross-correlating each peer's raw output with its i
 :func:`measure_native_delay`); the lag of the correlation peak was the same integer on every file:
 
 * RNNoise (Valin 2018, "A hybrid DSP/deep learning approach to real-time full-band speech
-  enhancement"): 10 ms frames, 20 ms windows, plus the 10 ms look-back of its pitch filter -> 960.
+  enhancement"): 480-sample (10 ms) frames, 20 ms windows; measured delay 960 samples = two frames
+  for the library build pyrnnoise ships (the constant comes from the measurement, not the paper).
 * DeepFilterNet3 (Schröter et al. 2023, "DeepFilterNet: perceptually motivated real-time speech
   enhancement"): STFT 960/480 (480 samples) + 2 frames of look-ahead (960 samples) -> 1440.
   The runtime's own ``compensate_delay=True`` drops the first 1440 output samples but then loses
