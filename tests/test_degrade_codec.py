@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from voxclean.audio import load, resample
+from voxclean.codec import ffmpeg as ffmpeg_mod
 from voxclean.degrade import codec as codec_mod
 from voxclean.degrade import make_op
 from voxclean.degrade.codec import CODECS, CodecUnavailable, effective_bitrate, unavailable_reason
@@ -100,7 +101,7 @@ def test_bitrates_are_parsed_and_snapped():
     assert effective_bitrate(CODECS["amr-nb"], "12k") == 12200
     assert effective_bitrate(CODECS["codec2"], 1000) == 1200
     assert effective_bitrate(CODECS["codec2"], "700C") == 700
-    assert effective_bitrate(CODECS["gsm"], 64000) == 13000  # fixed-rate codec
+    assert effective_bitrate(CODECS["gsm"], 64000) == 13200  # fixed-rate codec
     with pytest.raises(ValueError, match="bit rate"):
         effective_bitrate(CODECS["opus"], "fast")
 
@@ -109,7 +110,7 @@ def test_unknown_and_unavailable_codecs_raise_clear_errors(monkeypatch, speech):
     x, sr = speech
     with pytest.raises(ValueError, match="unknown codec 'flac9'"):
         make_op({"name": "codec", "codec": "flac9"}).apply(x, sr, np.random.default_rng(0))
-    monkeypatch.setattr(codec_mod, "_ffmpeg_encoders", lambda: frozenset({"libopus"}))
+    monkeypatch.setattr(ffmpeg_mod, "_ffmpeg_encoders", lambda: frozenset({"libopus"}))
     with pytest.raises(CodecUnavailable, match="lacks the libmp3lame encoder"):
         make_op({"name": "codec", "codec": "mp3"}).apply(x, sr, np.random.default_rng(0))
 
