@@ -13,7 +13,7 @@ sysdeps:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[peers,dev]'
+	$(PY) -m pip install -q -e '.[peers,dev,probe]'
 	@touch $(STAMP)
 
 venv: sysdeps $(STAMP)

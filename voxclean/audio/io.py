@@ -16,8 +16,9 @@ Reading policy
 Writing policy
 --------------
 Every write goes to a temporary file in the destination folder and is renamed over the target only
-when complete, so an interrupted run never leaves a half-written file, and :func:`save` refuses to
-overwrite an existing file unless ``overwrite=True``.
+when complete, so an interrupted run never leaves a half-written file. :func:`atomic_writer` (used by
+the batch commands) refuses to replace an existing file unless ``overwrite=True``; :func:`save`, the
+plain array-to-file call, replaces by default (pass ``overwrite=False`` to refuse).
 """
 from __future__ import annotations
 
@@ -218,6 +219,12 @@ def read_blocks(path: str | os.PathLike, block_seconds: float = 10.0) -> Iterato
             yield np.ascontiguousarray(chunk.T)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike, sr: int, channels: int, subtype: str = "PCM_16",
                   overwrite: bool = False) -> Iterator[sf.SoundFile]:
@@ -236,6 +243,7 @@ def atomic_writer(path: str | os.PathLike, sr: int, channels: int, subtype: str 
         with sf.SoundFile(tmp, "w", samplerate=int(sr), channels=int(channels), format=fmt,
                           subtype=subtype) as f:
             yield f
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; give ordinary permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
