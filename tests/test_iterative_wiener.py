@@ -19,16 +19,20 @@ def _noisy(sr, snr_db, colour=0.0, seed=1):
     return clean, (clean + noise).astype(np.float32)
 
 
-def test_levinson_matches_scipy_toeplitz_solver():
+def test_levinson_matches_scipy_toeplitz_solver_in_both_paths():
     rng = np.random.default_rng(0)
-    frames = lfilter([1.0], [1.0, -1.3, 0.8], rng.standard_normal((4, 512)), axis=1) * np.hanning(512)
+    frames = lfilter([1.0], [1.0, -1.3, 0.8], rng.standard_normal((8, 512)), axis=1) * np.hanning(512)
     r = autocorr_from_power(np.abs(np.fft.rfft(frames, axis=1)) ** 2, 10)
-    a, err = levinson(r, 10, lag0_boost=0.0)
-    for i in range(4):
+    a, err = levinson(r, 10, lag0_boost=0.0)                 # 8 frames: the vectorised recursion
+    a_small, err_small = levinson(r[:2], 10, lag0_boost=0.0)  # 2 frames: row by row (streaming path)
+    assert np.allclose(a[:2], a_small, atol=1e-10) and np.allclose(err[:2], err_small, rtol=1e-9)
+    for i in range(8):
         ref = scipy.linalg.solve_toeplitz(r[i, :10], -r[i, 1:11])
         assert np.allclose(a[i, 1:], ref, atol=1e-9)
         assert np.isclose(err[i], r[i, 0] + r[i, 1:11] @ ref)
-    assert np.allclose(a[:, 1:3], [-1.3, 0.8], atol=0.1)      # recovers the AR(2) generator
+    assert np.allclose(a[:, 1:3].mean(axis=0), [-1.3, 0.8], atol=0.05)   # recovers the AR(2) generator
+    silent, e0 = levinson(np.zeros((2, 11)), 10)
+    assert np.array_equal(silent[:, 0], [1, 1]) and not silent[:, 1:].any() and not e0.any()
 
 
 def test_all_pole_psd_energy_matches_the_target_and_follows_the_spectrum():
