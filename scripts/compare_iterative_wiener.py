@@ -17,7 +17,12 @@ for tuning: voxclean's defaults come from ``scripts/tune_iterative_wiener.py`` (
 Per-file scores are cached (``--cache``) because pyroomacoustics' filter is slow (a 1000-point
 numerical integral per speech frame). Single-thread speed (CPU time) is measured on one file, tiled to 11 s.
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/compare_iterative_wiener.py --jobs 2
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/compare_iterative_wiener.py --jobs 2 \
+        --also specsub,specsub-multiband,pra-specsub
+
+Measured (all 30 sentences, mean over the 32 condition means): noisy 1.784, pra 1.745, pra-rel 1.783,
+ours 2.009, white 1.981, specsub 2.122, specsub-multiband 2.121, pra-specsub 1.959; ours beats pra
+and pra-rel in 32/32 conditions (white too). About 40 min on one busy core, nearly all of it pra-rel.
 """
 from __future__ import annotations
 

@@ -33,7 +33,9 @@ artefacts; 30 dB: +0.01), ``tau_noise = 0.5 s``, ``p = 12`` at 8 kHz, 2 iteratio
 for the coloured PSD on those (coloured) noises, hence ``noise="coloured"`` by default. The seed's
 optional step 4.4 (updating the noise PSD from the residual ``y - s_hat`` during speech) was tried
 and changed nothing (+0.125 vs +0.124), so it is left out. See ``scripts/compare_iterative_wiener.py``
-for the NOIZEUS comparison with pyroomacoustics' ``IterativeWiener``.
+for the NOIZEUS comparison with pyroomacoustics' ``IterativeWiener``: mean NB-PESQ over the 32
+conditions 2.009 (coloured) / 1.981 (white) against 1.745 for pyroomacoustics' defaults and 1.784
+for the noisy input; better in 32/32 conditions for both variants.
 """
 from __future__ import annotations
 
