@@ -34,7 +34,7 @@ class MmseNoiseTracker:
         """Feed one periodogram frame ``|Y|^2``; returns the updated noise PSD estimate."""
         if self._seen < self.init_frames:
             self._seen += 1
-            self.noise += (power - self.noise) / self._seen
+            self.noise = self.noise + (power - self.noise) / self._seen   # new array: callers may keep the old one
             self.noise = np.maximum(self.noise, 1e-12)
             return self.noise
         xi = self.xi_h1
