@@ -50,6 +50,7 @@ def test_presence_probability_follows_the_evidence():
     ("logmmse", {"q": "cohen", "snr": "tcs"}),
     ("mmse-stsa", {"q": "tracker", "spu": True}),
     ("logmmse", {"declick": True, "highpass": "auto"}),
+    ("logmmse", {"noise": "mcra"}),
 ])
 def test_streaming_equals_offline(noisy_pair, name, kw):
     _, noisy, sr = noisy_pair
@@ -92,11 +93,31 @@ def test_improves_nb_pesq_on_a_real_noizeus_file(name):
     assert after > before + 0.15, (before, after)
 
 
+def test_mcra_tracks_stationary_noise_under_speech(noisy_pair):
+    from voxclean.audio.stft import stft
+    from voxclean.enhance.classic.mcra import McraNoiseTracker
+    clean, _, sr = noisy_pair
+    clean = clean[: 4 * sr]
+    noise = np.random.default_rng(0).standard_normal(len(clean)) * 0.5 * np.std(clean)
+    n_fft, hop = 512, 256
+    Y = np.abs(stft(clean + noise, n_fft, hop)) ** 2
+    true = np.mean(np.abs(stft(noise, n_fft, hop)) ** 2, axis=0)
+    tracker = McraNoiseTracker(Y.shape[1], hop / sr)
+    est = np.array([tracker.update(y).copy() for y in Y])
+    inside = slice(40, -4)                                    # settled, and not the zero-padded tail
+    err_db = 10 * np.log10(est[inside] / true)
+    assert abs(np.median(err_db)) < 1.5                       # follows the noise, not the speech
+    periodogram_db = 10 * np.log10(Y[inside] / true)
+    assert np.mean(np.abs(err_db)) < 0.5 * np.mean(np.abs(periodogram_db))
+
+
 def test_bad_options_are_refused():
     with pytest.raises(ValueError, match="q must be"):
         ENHANCERS.get("logmmse", q=1.5)
     with pytest.raises(ValueError, match="highpass"):
         ENHANCERS.get("logmmse", highpass="sometimes")
+    with pytest.raises(ValueError, match="noise must be"):
+        ENHANCERS.get("logmmse", noise="oracle").enhance(np.ones(4000, np.float32) * 0.1, 8000)
     with pytest.raises(ValueError, match="snr must be"):
         ENHANCERS.get("logmmse", snr="oracle").enhance(np.ones(4000, np.float32) * 0.1, 8000)
     with pytest.raises(ValueError, match="mono"):

@@ -76,3 +76,16 @@ def test_online_wpe_streaming_equals_offline(speech16k):
     mono = enh.stream(sr)
     out = np.concatenate([mono.push(y[0, :7000]), mono.push(y[0, 7000:]), mono.flush()])
     np.testing.assert_allclose(out, enh.enhance(y[0], sr), atol=1e-5)
+
+
+def test_faster_inverse_covariance_update_matches_nara_wpe():
+    from nara_wpe.wpe import OnlineWPE
+
+    from voxclean.enhance.classic.wpe import _OnlineWPE
+    rng = np.random.default_rng(2)
+    frames = rng.standard_normal((40, 9, 2)) + 1j * rng.standard_normal((40, 9, 2))
+    ours = _OnlineWPE(taps=3, delay=1, alpha=0.99, channel=2, frequency_bins=9)
+    ref = OnlineWPE(taps=3, delay=1, alpha=0.99, channel=2, frequency_bins=9)
+    a = np.stack([ours.step_frame(f) for f in frames])
+    b = np.stack([ref.step_frame(f) for f in frames])
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
