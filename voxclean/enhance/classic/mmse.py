@@ -60,8 +60,9 @@ import numpy as np
 from scipy.special import exp1, i0e, i1e
 
 from voxclean.enhance.base import ENHANCERS, SpectralEnhancer
-from voxclean.enhance.classic.hard_noise import ChainStream, DeclickStream, DewindGain  # also registers
-from voxclean.enhance.classic.mcra import McraNoiseTracker                             # declick, dewind
+# importing hard_noise also registers the standalone ``declick`` and ``dewind`` enhancers
+from voxclean.enhance.classic.hard_noise import ChainStream, DeclickStream, DewindGain
+from voxclean.enhance.classic.mcra import McraNoiseTracker
 from voxclean.enhance.classic.noise_psd import MmseNoiseTracker
 
 _SQRT_PI_2 = float(np.sqrt(np.pi) / 2)
@@ -312,6 +313,10 @@ class _MmseBase(SpectralEnhancer):
         self.frame_ms, self.overlap = frame_ms, overlap
         self.declick = declick
         self.tracker_kw = {"xi_h1_db": noise_xi_h1_db, "tau_s": noise_tau_s}
+        if snr not in ("dd", "tcs"):
+            raise ValueError(f"snr must be 'dd' (decision-directed) or 'tcs' (cepstral smoothing), not {snr!r}")
+        if noise not in ("mmse", "mcra"):
+            raise ValueError(f"noise must be 'mmse' (Gerkmann-Hendriks SPP tracker) or 'mcra', not {noise!r}")
         self.snr, self.tcs_kw, self.noise = snr, tcs, noise
         if highpass is not None and highpass != "auto" and not isinstance(highpass, (int, float)):
             raise ValueError(f"highpass must be None, 'auto' or a cut-off in Hz, not {highpass!r}")
