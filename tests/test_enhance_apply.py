@@ -89,3 +89,18 @@ def test_cli_folder_mirrors_layout_reports_bad_files_and_never_overwrites(tmp_pa
 def test_methods_lists_the_default():
     res = CliRunner().invoke(app, ["methods"])
     assert res.exit_code == 0 and "wiener *" in res.output
+
+
+def test_cli_method_options_reach_the_enhancer(tmp_path, noisy_pair):
+    _, noisy, sr = noisy_pair
+    sf.write(tmp_path / "in.wav", noisy, sr, subtype="FLOAT")
+    runner = CliRunner()
+    res = runner.invoke(app, ["enhance", str(tmp_path / "in.wav"), str(tmp_path / "mild.wav"),
+                              "-o", "atten_lim_db=3"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["enhance", str(tmp_path / "in.wav"), str(tmp_path / "strong.wav")])
+    mild, _ = sf.read(tmp_path / "mild.wav")
+    strong, _ = sf.read(tmp_path / "strong.wav")
+    assert np.std(mild) > np.std(strong)          # 3 dB of maximum suppression removes less
+    res = runner.invoke(app, ["enhance", str(tmp_path / "in.wav"), str(tmp_path / "x.wav"), "-o", "nonsense=1"])
+    assert res.exit_code != 0 and "nonsense" in res.output

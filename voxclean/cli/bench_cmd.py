@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
                                     help="Comma-separated methods (see `voxclean methods`); the "
                                          "unprocessed 'noisy' row is always added."),
         peers: bool = typer.Option(False, "--peers", help="Add the installed peer systems: "
-                                   + ", ".join(PEERS) + " (pip install 'voxclean[peers]')."),
+                                   + ", ".join(PEERS) + " (pip install 'voxclean\\[peers]')."),
         metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics "
                                               "(default: voxclean.metrics.DEFAULT_METRICS)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o",

@@ -32,6 +32,19 @@ def plan_outputs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     return [(f, dst / f.relative_to(src).with_suffix(".wav")) for f in files]
 
 
+def parse_options(pairs: list[str]) -> dict:
+    """``["q=0.3", "highpass=auto", "mic_positions=[[0,0.1],[0,0],[0,0]]"]`` -> kwargs; values are
+    read as YAML scalars/lists (numbers, true/false, strings, lists)."""
+    import yaml
+    opts = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--opt expects KEY=VALUE, got {pair!r}")
+        opts[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return opts
+
+
 def register(app: typer.Typer) -> None:
     @app.command("enhance")
     def enhance(
@@ -41,15 +54,19 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that already exist."),
         channels: str = typer.Option("per-channel", help=f"Multichannel policy: {' or '.join(CHANNEL_POLICIES)}."),
         block_seconds: float = typer.Option(20.0, help="Block size for long files (memory stays bounded)."),
+        opt: list[str] = typer.Option([], "--opt", "-o", help="Method option KEY=VALUE (repeatable), e.g. "
+                                      "-o atten_lim_db=12 -o highpass=auto."),
     ) -> None:
         """Enhance a file or a whole folder. Keeps sample rate, length and channel count by default;
         never overwrites an input; a bad file is reported at the end (exit status 1) while the rest run."""
         if channels not in CHANNEL_POLICIES:
             raise typer.BadParameter(f"--channels must be one of {CHANNEL_POLICIES}")
         try:
-            enh = ENHANCERS.get(method)
+            enh = ENHANCERS.get(method, **parse_options(opt))
         except KeyError as exc:
             raise typer.BadParameter(str(exc.args[0])) from exc
+        except TypeError as exc:  # an option the method does not take
+            raise typer.BadParameter(f"{method}: {exc}") from exc
         pairs = plan_outputs(src, dst)
         inputs = {p.resolve() for p, _ in pairs}
         failures: list[tuple[Path, str]] = []

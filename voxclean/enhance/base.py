@@ -68,6 +68,7 @@ ENHANCERS = Registry("enhancement method", modules=[
     "voxclean.enhance.classic.specsub",
     "voxclean.enhance.classic.iterative_wiener",
     "voxclean.enhance.classic.mmse",
+    "voxclean.enhance.classic.hard_noise",
     "voxclean.enhance.classic.wpe",
     "voxclean.enhance.classic.beamform",
     "voxclean.bench.peers",
