@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "voxclean.cli.vad_cmd",       # vad
     "voxclean.cli.codec_cmd",     # codecs
     "voxclean.cli.probe_cmd",     # probe
+    "voxclean.cli.train_cmd",     # train (neural enhancers)
+    "voxclean.cli.export_cmd",    # export (ONNX)
 ]
 
 for _mod in COMMAND_MODULES:
