@@ -7,6 +7,12 @@ An enhancer maps degraded speech to cleaner speech at the same sample rate and l
 
 Causal STFT-domain methods derive from :class:`SpectralEnhancer` and only write a per-frame
 processor; the shared :class:`voxclean.audio.stft.StftStream` gives them both modes.
+
+Multichannel methods (WPE, beamformers) also set ``multichannel = True`` and provide
+``enhance_multichannel(x, sr)`` with ``x`` of shape ``(channels, samples)``, returning
+``(channels_out, samples)``, and ``stream_multichannel(sr, channels)``;
+:func:`voxclean.enhance.apply.enhance_signal` routes multichannel input to them. Non-causal methods
+set ``causal = False``; their ``stream`` (if any) buffers and is not real-time.
 """
 from __future__ import annotations
 
