@@ -78,5 +78,6 @@ ENHANCERS = Registry("enhancement method", modules=[
     "voxclean.enhance.classic.wpe",
     "voxclean.enhance.classic.beamform",
     "voxclean.bench.peers",
+    "voxclean.enhance.neural.enhancer",
 ])
 DEFAULT_METHOD = "wiener"

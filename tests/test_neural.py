@@ -1,0 +1,169 @@
+"""The causal neural enhancer: size/latency budget, streaming == offline, ONNX with explicit state,
+training CLI (checkpoint, log, resume), and the shipped weights on real noisy speech."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from voxclean.enhance import ENHANCERS  # noqa: E402
+from voxclean.enhance.neural.enhancer import WEIGHTS_DIR, NeuralEnhancer  # noqa: E402
+from voxclean.enhance.neural.model import HOP, N_FFT, SR, ModelConfig, NeuralSE, enhance_batch  # noqa: E402
+
+from conftest import need_data  # noqa: E402
+
+TINY = ModelConfig(erb_bands=16, hidden=24, layers=2, df_bins=12, df_order=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A randomly initialised tiny model whose deep filter is switched on (its head starts at zero)."""
+    torch.manual_seed(0)
+    m = NeuralSE(TINY)
+    torch.nn.init.normal_(m.df.weight, std=0.2)
+    torch.nn.init.normal_(m.gain.weight, std=0.5)
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    torch.save({"model": m.state_dict(), "model_config": TINY.to_dict()}, path)
+    return path
+
+
+def _speechlike(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / SR
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    x = env * (0.2 * np.sin(2 * np.pi * 180 * t) + 0.1 * np.sin(2 * np.pi * 360 * t)) + 0.02 * rng.standard_normal(n)
+    return x.astype(np.float32)
+
+
+def test_default_model_fits_budget():
+    m = NeuralSE()
+    assert m.n_params() <= 1_000_000
+    assert (N_FFT - HOP) / SR * 1000 + HOP / SR * 1000 <= 20.0       # algorithmic latency: window overlap + hop
+    assert NeuralEnhancer.latency_ms <= 20.0
+    assert m.macs_per_frame() * SR / HOP < 50e6                        # < 50 MMAC/s
+
+
+def test_stream_equals_offline_random_blocks(tiny_weights):
+    enh = NeuralEnhancer(weights=str(tiny_weights))
+    x = _speechlike(SR * 2 + 123)
+    y = enh.enhance(x, SR)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert np.max(np.abs(y - x)) > 1e-3                                # the model does change the signal
+    rng = np.random.default_rng(1)
+    st, parts, i = enh.stream(SR), [], 0
+    while i < len(x):
+        b = int(rng.integers(1, 700))
+        parts.append(st.push(x[i:i + b]))
+        i += b
+    parts.append(st.flush())
+    ys = np.concatenate(parts)
+    assert ys.shape == y.shape
+    assert np.max(np.abs(ys - y)) < 1e-4
+    assert len(st.vad) == len(enh.vad(x, SR)) and np.allclose(st.vad, enh.vad(x, SR), atol=1e-5)
+
+
+def test_offline_path_matches_training_path(tiny_weights):
+    """The STFT stream (numpy) and the training STFT/OLA (torch) give the same enhanced signal."""
+    enh = NeuralEnhancer(weights=str(tiny_weights))
+    x = _speechlike(SR)
+    y_torch, _ = enhance_batch(enh.model, torch.from_numpy(x)[None])
+    assert np.max(np.abs(enh.enhance(x, SR) - y_torch[0].detach().numpy())) < 1e-4
+
+
+def test_atten_lim_and_mix_bounds(tiny_weights):
+    x = _speechlike(SR // 2)
+    assert np.allclose(NeuralEnhancer(weights=str(tiny_weights), atten_lim_db=0).enhance(x, SR), x, atol=1e-5)
+    assert np.allclose(NeuralEnhancer(weights=str(tiny_weights), mix=0.0).enhance(x, SR), x, atol=1e-5)
+    full = NeuralEnhancer(weights=str(tiny_weights)).enhance(x, SR)
+    half = NeuralEnhancer(weights=str(tiny_weights), mix=0.5).enhance(x, SR)
+    assert np.allclose(half, 0.5 * full + 0.5 * x, atol=1e-5)
+    lim = NeuralEnhancer(weights=str(tiny_weights), atten_lim_db=6).enhance(x, SR)
+    g = 10 ** (-6 / 20)
+    assert np.allclose(lim, full + g * (x - full), atol=1e-5)
+    with pytest.raises(ValueError, match="mix"):
+        NeuralEnhancer(weights=str(tiny_weights), mix=1.5)
+
+
+def test_other_rates_keep_length_and_drop_above_8k(tiny_weights):
+    enh = NeuralEnhancer(weights=str(tiny_weights), mix=0.0)          # mix 0: only the resampling remains
+    sr = 48000
+    t = np.arange(sr) / sr
+    x = (0.1 * np.sin(2 * np.pi * 1000 * t) + 0.1 * np.sin(2 * np.pi * 12000 * t)).astype(np.float32)
+    y = enh.enhance(x, sr)
+    assert y.shape == x.shape
+    spec = np.abs(np.fft.rfft(y[4800:-4800]))
+    f = np.fft.rfftfreq(len(y) - 9600, 1 / sr)
+    assert spec[np.argmin(np.abs(f - 1000))] > 100 * spec[np.argmin(np.abs(f - 12000))]
+    with pytest.raises(ValueError, match="16000"):
+        enh.stream(sr)
+
+
+def test_onnx_matches_pytorch_frame_by_frame(tiny_weights, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from voxclean.enhance.neural.enhancer import load_model
+    from voxclean.enhance.neural.export import check_onnx, export_onnx
+    model = load_model(str(tiny_weights))
+    path = export_onnx(model, tmp_path / "tiny.onnx")
+    d = check_onnx(model, path, _speechlike(SR // 2, seed=3))
+    assert d["frames"] > 40
+    assert d["max_abs_diff_spec"] < 1e-4 and d["max_abs_diff_vad"] < 1e-4
+
+
+def test_train_cli_writes_checkpoint_and_log_and_resumes(tmp_path):
+    need_data("speech", "cmu_arctic")
+    need_data("noise", "hu100")
+    import csv
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from voxclean.cli import app
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    cfg = {"model": TINY.to_dict(),
+           "data": {"speech": [str(data / "speech" / "cmu_arctic")], "noise": [str(data / "noise" / "hu100")],
+                    "segment_s": 1.0, "p_reverb": 0.0, "p_bandlimit": 0.0},
+           "train": {"out": str(tmp_path / "run"), "batch": 2, "epochs": 3, "steps_per_epoch": 1, "seed": 0}}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", str(tmp_path / "tiny.yaml"), "--max-steps", "2"])
+    assert r.exit_code == 0, r.output
+    run = tmp_path / "run"
+    ck = torch.load(run / "last.pt", weights_only=False)
+    assert ck["step"] == 2 and (run / "best.pt").is_file()
+    r = runner.invoke(app, ["train", str(tmp_path / "tiny.yaml")])          # resumes, runs the last epoch
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(row["step"]) for row in rows] == [1, 2, 3]
+    assert torch.load(run / "last.pt", weights_only=False)["step"] == 3
+    enh = NeuralEnhancer(weights=str(run / "best.pt"))                  # a checkpoint is directly usable
+    assert enh.enhance(_speechlike(SR // 4), SR).shape == (SR // 4,)
+
+
+shipped = pytest.mark.skipif(not (WEIGHTS_DIR / "neural_small.pt").is_file(), reason="no packaged weights")
+
+
+@shipped
+def test_shipped_weights_registered_and_improve_pesq(noisy_pair):
+    from voxclean.metrics import score_pair
+    clean, noisy, sr = noisy_pair
+    enh = ENHANCERS.get("neural")
+    assert enh.model.n_params() <= 1_000_000
+    y = enh.enhance(noisy, sr)
+    before = score_pair(clean, noisy, sr, metrics=["pesq_wb"])["pesq_wb"]
+    after = score_pair(clean, y, sr, metrics=["pesq_wb"])["pesq_wb"]
+    assert after > before + 0.1, (before, after)
+
+
+@shipped
+def test_shipped_vad_separates_speech_from_noise(noisy_pair):
+    clean, noisy, sr = noisy_pair
+    enh = ENHANCERS.get("neural")
+    lead = noisy[-sr:] - clean[-sr:]                                     # one second of the noise alone
+    x = np.concatenate([lead, noisy]).astype(np.float32)
+    v = enh.vad(x, sr)
+    e = np.array([np.mean(clean[i * HOP:(i + 1) * HOP] ** 2) for i in range(len(clean) // HOP)])
+    speech = v[100:][:len(e)][e > 0.1 * e.max()]
+    assert v[10:90].mean() < 0.5 < speech.mean()

@@ -1,0 +1,145 @@
+"""The ``neural`` enhancer: :class:`~voxclean.enhance.neural.model.NeuralSE` behind the Enhancer contract.
+
+* Native rate 16 kHz (``sample_rate = 16000``): :func:`voxclean.enhance.apply.enhance_signal` and
+  ``voxclean enhance`` resample other rates in and out with soxr. For 22.05-48 kHz input the model
+  sees only 0-8 kHz and the output is resampled back, so **content above 8 kHz is removed** (speech
+  and noise alike): the output is band-limited to 8 kHz at the input's rate. :meth:`NeuralEnhancer.enhance`
+  called directly with another rate does the same resampling itself.
+* Causal, 20 ms algorithmic latency (20 ms window, 10 ms hop); the output is time-aligned with the
+  input and has its length. ``stream(16000)`` carries the GRU state, the deep-filter history and the
+  STFT overlap between pushes; its output equals :meth:`enhance` (float32 round-off, < 1e-5).
+* ``atten_lim_db`` (maximum suppression, DeepFilterNet's convention) and ``mix`` (dry/wet)::
+
+      Y' = Y + lim (X - Y),  lim = 10^(-atten_lim_db / 20)  (None: no limit)
+      Y''= mix Y' + (1 - mix) X
+
+* :meth:`NeuralEnhancer.vad` gives the model's per-frame voice-activity probability (100 frames/s;
+  frame ``t`` is the window ending at sample ``160 (t + 1)`` at 16 kHz); a stream exposes the
+  probabilities of the frames it has processed as ``stream.vad``.
+
+Weights: ``weights`` names a file, or one of the packaged ``voxclean/enhance/neural/weights/*.pt``
+(default ``neural_small``, trained by ``voxclean train configs/neural_small.yaml``).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from voxclean.audio.stft import StftStream
+from voxclean.enhance.base import ENHANCERS
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS = "neural_small"
+
+
+def weights_path(weights: str | Path) -> Path:
+    p = Path(weights)
+    if p.suffix != ".pt":
+        p = WEIGHTS_DIR / f"{weights}.pt"
+    if not p.is_file():
+        known = ", ".join(sorted(q.stem for q in WEIGHTS_DIR.glob("*.pt"))) or "none"
+        raise FileNotFoundError(f"neural: weights {p} not found (packaged: {known})")
+    return p
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str):
+    import torch
+    from voxclean.enhance.neural.model import ModelConfig, NeuralSE
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if "model" not in ck or "model_config" not in ck:
+        raise ValueError(f"{path}: not a NeuralSE checkpoint (needs 'model' and 'model_config')")
+    model = NeuralSE(ModelConfig(**ck["model_config"]))
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model
+
+
+def load_model(weights: str | Path = DEFAULT_WEIGHTS):
+    """The NeuralSE module of a checkpoint (cached; do not modify it)."""
+    return _load(str(weights_path(weights)))
+
+
+class NeuralProcessor:
+    """STFT frames -> enhanced frames, carrying (GRU state, deep-filter history)."""
+
+    def __init__(self, model, lim: float, mix: float):
+        import torch
+        self.torch, self.model = torch, model
+        self.h, self.hist = model.initial_state(1)
+        self.lim, self.mix = lim, mix
+        self.vad: list[float] = []
+
+    def process(self, spec: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        x = torch.from_numpy(np.stack([spec.real, spec.imag], -1).astype(np.float32))[None]
+        with torch.inference_mode():
+            y, vad, self.h, self.hist = self.model(x, self.h, self.hist)
+        y = y[0].numpy().astype(np.float64)
+        out = y[..., 0] + 1j * y[..., 1]
+        if self.lim:
+            out = out + self.lim * (spec - out)
+        if self.mix != 1.0:
+            out = self.mix * out + (1.0 - self.mix) * spec
+        self.vad.extend(vad[0].tolist())
+        return out
+
+
+class NeuralStream(StftStream):
+    @property
+    def vad(self) -> np.ndarray:
+        return np.asarray(self.processor.vad, np.float32)
+
+
+@ENHANCERS.register("neural", "small causal neural enhancer: ERB gains + deep filter, GRU (16 kHz, 20 ms latency, torch)")
+class NeuralEnhancer:
+    """Causal ERB-gain + deep-filter GRU model (~0.27 M parameters) trained on voxclean mixtures."""
+
+    name = "neural"
+    sample_rate = 16000
+    causal = True
+    latency_ms = 20.0
+
+    def __init__(self, weights: str = DEFAULT_WEIGHTS, atten_lim_db: float | None = None, mix: float = 1.0):
+        try:
+            import torch  # noqa: F401
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError("neural: needs torch; pip install 'voxclean[neural]'", name=exc.name) from None
+        if not 0.0 <= float(mix) <= 1.0:
+            raise ValueError(f"neural: mix must be in [0, 1], got {mix}")
+        if atten_lim_db is not None and float(atten_lim_db) < 0:
+            raise ValueError(f"neural: atten_lim_db must be >= 0, got {atten_lim_db}")
+        self.model = load_model(weights)
+        self.weights = weights
+        self.lim = 0.0 if atten_lim_db is None else 10 ** (-float(atten_lim_db) / 20)
+        self.mix = float(mix)
+
+    def stream(self, sr: int) -> NeuralStream:
+        from voxclean.enhance.neural.model import HOP, N_FFT
+        if sr != self.sample_rate:
+            raise ValueError(f"neural: streams run at 16000 Hz, got {sr}; resample (voxclean.audio.resample."
+                             "StreamResampler) or use voxclean.enhance.apply.enhance_file")
+        return NeuralStream(NeuralProcessor(self.model, self.lim, self.mix), N_FFT, HOP)
+
+    def _run(self, x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        from voxclean.audio.resample import resample
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 1:
+            raise ValueError("neural.enhance expects mono (samples,); use "
+                             "voxclean.enhance.apply.enhance_signal for multichannel input")
+        z = x if sr == self.sample_rate else resample(x, sr, self.sample_rate)
+        s = self.stream(self.sample_rate)
+        y = np.concatenate([s.push(z), s.flush()])
+        if sr != self.sample_rate:
+            y = resample(y, self.sample_rate, sr)
+            y = np.pad(y, (0, max(len(x) - len(y), 0)))[: len(x)]
+        return y.astype(np.float32), s.vad
+
+    def enhance(self, x: np.ndarray, sr: int) -> np.ndarray:
+        return self._run(x, sr)[0]
+
+    def vad(self, x: np.ndarray, sr: int) -> np.ndarray:
+        """Per-frame voice-activity probability (100 frames/s), from the same pass as :meth:`enhance`."""
+        return self._run(x, sr)[1]

@@ -1,0 +1,97 @@
+"""ONNX export of :class:`NeuralSE` with its streaming state as explicit inputs and outputs.
+
+Graph (one or more frames per call; frame-by-frame streaming uses ``T = 1``)::
+
+    inputs : spec  (1, T, 161, 2) float32   noisy STFT frames (real, imag), voxclean.audio.stft framing
+             h     (layers, 1, hidden)       GRU state            (zeros at the start of a stream)
+             hist  (1, df_order-1, df_bins, 2)  past noisy low bins  (zeros at the start)
+    outputs: enh   (1, T, 161, 2)            enhanced frames
+             vad   (1, T)                    voice-activity probability
+             h_out, hist_out                 the state to feed into the next call
+
+The caller owns the STFT/overlap-add (:class:`voxclean.audio.stft.StftStream`, 320/160 sqrt-Hann).
+:func:`quantize_int8` applies onnxruntime's dynamic int8 quantisation (weights int8, activations
+quantised per call) to the MatMul/GRU weights.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+INPUTS = ["spec", "h", "hist"]
+OUTPUTS = ["enh", "vad", "h_out", "hist_out"]
+
+
+def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
+    """Write ``model`` to ``path`` (atomically); returns the path."""
+    import torch
+    from voxclean.enhance.neural.model import N_FFT
+    path = Path(path)
+    model = model.eval()
+    h, hist = model.initial_state(1)
+    spec = torch.zeros(1, 1, N_FFT // 2 + 1, 2)
+    tmp = path.with_name(path.name + ".tmp.onnx")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
+        torch.onnx.export(model, (spec, h, hist), str(tmp), input_names=INPUTS, output_names=OUTPUTS,
+                          dynamic_axes={"spec": {1: "frames"}, "enh": {1: "frames"}, "vad": {1: "frames"}},
+                          opset_version=opset, dynamo=False)
+    os.replace(tmp, path)
+    return path
+
+
+def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    dst = Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp.onnx")
+    logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" notice
+    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)
+    os.replace(tmp, dst)
+    return dst
+
+
+class OnnxStreamProcessor:
+    """A :class:`voxclean.audio.stft.FrameProcessor` running an exported model frame by frame with
+    onnxruntime, carrying the state outputs back into the inputs."""
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = 1):
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = so.inter_op_num_threads = threads
+        self.sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        shapes = {i.name: i.shape for i in self.sess.get_inputs()}
+        self.h = np.zeros(shapes["h"], np.float32)
+        self.hist = np.zeros(shapes["hist"], np.float32)
+        self.vad: list[float] = []
+
+    def process(self, spec: np.ndarray) -> np.ndarray:
+        out = np.empty_like(spec)
+        for t in range(spec.shape[0]):
+            x = np.stack([spec[t].real, spec[t].imag], -1).astype(np.float32)[None, None]
+            enh, vad, self.h, self.hist = self.sess.run(OUTPUTS, {"spec": x, "h": self.h, "hist": self.hist})
+            out[t] = enh[0, 0, :, 0] + 1j * enh[0, 0, :, 1]
+            self.vad.append(float(vad[0, 0]))
+        return out
+
+
+def check_onnx(model, path: str | os.PathLike, x: np.ndarray) -> dict[str, float]:
+    """Max |difference| between PyTorch (offline, all frames at once) and onnxruntime (frame by frame,
+    state carried) on 16 kHz signal ``x``: enhanced STFT frames and VAD probabilities."""
+    import torch
+    from voxclean.audio.stft import stft as np_stft
+    from voxclean.enhance.neural.model import HOP, N_FFT
+    spec = np_stft(x, N_FFT, HOP)
+    proc = OnnxStreamProcessor(path)
+    y_onnx = proc.process(spec)
+    h, hist = model.initial_state(1)
+    with torch.no_grad():
+        y, vad, _, _ = model(torch.from_numpy(np.stack([spec.real, spec.imag], -1).astype(np.float32))[None], h, hist)
+    y = y[0].numpy()
+    return {"max_abs_diff_spec": float(np.abs(y_onnx - (y[..., 0] + 1j * y[..., 1])).max()),
+            "max_abs_diff_vad": float(np.abs(np.asarray(proc.vad) - vad[0].numpy()).max()),
+            "frames": int(spec.shape[0])}

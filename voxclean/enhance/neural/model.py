@@ -1,0 +1,185 @@
+"""A small causal ERB-gain + deep-filtering enhancer (DeepFilterNet-style, Schröter et al. 2022/2023).
+
+Signal model, per STFT frame ``t`` (16 kHz, 20 ms periodic sqrt-Hann window, 10 ms hop, 161 bins;
+the framing of :class:`voxclean.audio.stft.StftStream`, so the algorithmic latency is
+``n_fft - hop`` = 160 samples = 10 ms, plus the 10 ms hop of buffering = 20 ms)::
+
+    e_t[b]   = 10 log10( sum_k F[b, k] |X_t[k]|^2 + 1e-10 )         ERB-band log power (b < 32)
+    c_t[k]   = |X_t[k]|^0.3 e^{j arg X_t[k]}                          compressed complex input (k < K_df)
+    h_t      = GRU( ReLU(W_in [ (e_t + 20)/20 ; c_t ]), h_{t-1} )     recurrent state carried frame to frame
+    g_t      = sigmoid(W_g h_t) in (0, 1)^32,  G_t = E g_t            band gains, interpolated to bins
+    Y_t[k]   = G_t[k] X_t[k] + sum_{i=0}^{N-1} C_{t,i}[k] X_{t-i}[k]  (k < K_df; deep filter, N taps)
+    Y_t[k]   = G_t[k] X_t[k]                                          (k >= K_df)
+    v_t      = sigmoid(w_v . h_t)                                     voice-activity probability
+
+``F`` averages the bins of 32 rectangular bands equally spaced on the ERB-rate scale
+(Glasberg & Moore 1990: ERB-rate(f) = 21.4 log10(1 + 0.00437 f)), each at least two bins wide;
+``E`` interpolates the band gains linearly between band centres. The deep filter (Mack & Habets
+2020; Schröter et al. 2022, eq. 4) only uses the current and past frames, so it adds no latency;
+its head starts at zero, so an untrained model is a pure gain model. Everything is causal: the
+state is ``(h, X_{t-N+1..t-1}[:K_df])``, carried explicitly by :meth:`NeuralSE.step` (and the ONNX
+export).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+SR = 16000
+N_FFT = 320
+HOP = 160
+
+
+@dataclass
+class ModelConfig:
+    erb_bands: int = 32
+    hidden: int = 128
+    layers: int = 2
+    df_bins: int = 64
+    df_order: int = 3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def erb_edges(n_bins: int, n_bands: int, sr: int = SR, min_width: int = 2) -> np.ndarray:
+    """Bin indices of ``n_bands + 1`` band edges, equally spaced on the ERB-rate scale."""
+    f_max = sr / 2
+    erb = lambda f: 21.4 * np.log10(1 + 0.00437 * f)
+    inv = lambda e: (10 ** (e / 21.4) - 1) / 0.00437
+    freqs = inv(np.linspace(0, erb(f_max), n_bands + 1))
+    edges = np.round(freqs / f_max * (n_bins - 1)).astype(int)
+    edges[-1] = n_bins
+    for i in range(1, n_bands + 1):       # at least min_width bins per band, pushed upwards
+        edges[i] = max(edges[i], edges[i - 1] + min_width)
+    if edges[-1] > n_bins:                # ... and pulled back from the top if that overshoots
+        edges[-1] = n_bins
+        for i in range(n_bands - 1, 0, -1):
+            edges[i] = min(edges[i], edges[i + 1] - 1)
+    return edges
+
+
+def erb_matrices(n_bins: int, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """(F, E): band-averaging (bands x bins) and linear gain interpolation (bins x bands)."""
+    edges = erb_edges(n_bins, n_bands)
+    fwd = np.zeros((n_bands, n_bins), np.float32)
+    for b in range(n_bands):
+        fwd[b, edges[b]:edges[b + 1]] = 1.0 / (edges[b + 1] - edges[b])
+    centres = 0.5 * (edges[:-1] + edges[1:] - 1)
+    exp = np.zeros((n_bins, n_bands), np.float32)
+    for k in range(n_bins):
+        j = int(np.searchsorted(centres, k))
+        if j == 0:
+            exp[k, 0] = 1
+        elif j == n_bands:
+            exp[k, -1] = 1
+        else:
+            w = (k - centres[j - 1]) / (centres[j] - centres[j - 1])
+            exp[k, j - 1], exp[k, j] = 1 - w, w
+    return fwd, exp
+
+
+class NeuralSE(nn.Module):
+    """ERB gains + deep filter on the lowest ``df_bins`` bins, one GRU stack; see module docstring.
+
+    Spectra are real tensors ``(..., bins, 2)`` (real, imaginary) so that the same code exports to ONNX.
+    """
+
+    def __init__(self, cfg: ModelConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or ModelConfig()
+        n_bins = N_FFT // 2 + 1
+        fwd, exp = erb_matrices(n_bins, cfg.erb_bands)
+        self.register_buffer("erb_fwd", torch.from_numpy(fwd.T.copy()))   # bins x bands
+        self.register_buffer("erb_exp", torch.from_numpy(exp.T.copy()))   # bands x bins
+        self.inp = nn.Linear(cfg.erb_bands + 2 * cfg.df_bins, cfg.hidden)
+        self.gru = nn.GRU(cfg.hidden, cfg.hidden, num_layers=cfg.layers, batch_first=True)
+        self.gain = nn.Linear(cfg.hidden, cfg.erb_bands)
+        self.df = nn.Linear(cfg.hidden, cfg.df_bins * cfg.df_order * 2)
+        self.vad = nn.Linear(cfg.hidden, 1)
+        nn.init.zeros_(self.df.weight)
+        nn.init.zeros_(self.df.bias)
+        nn.init.constant_(self.gain.bias, 2.0)   # start near pass-through (gain 0.88)
+
+    # -- state -----------------------------------------------------------------------------------
+    def initial_state(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.cfg
+        h = torch.zeros(c.layers, batch, c.hidden)
+        hist = torch.zeros(batch, max(c.df_order - 1, 0), c.df_bins, 2)
+        return h, hist
+
+    # -- core ------------------------------------------------------------------------------------
+    def _features(self, spec: torch.Tensor) -> torch.Tensor:
+        power = spec[..., 0] ** 2 + spec[..., 1] ** 2                       # B T K
+        erb = 10 * torch.log10(power @ self.erb_fwd + 1e-10)
+        low = spec[..., : self.cfg.df_bins, :]
+        mag = torch.sqrt(low[..., 0] ** 2 + low[..., 1] ** 2 + 1e-12)
+        comp = low * (mag ** -0.7).unsqueeze(-1)                             # |X|^0.3 e^{j arg X}
+        return torch.cat([(erb + 20.0) / 20.0, comp.flatten(-2)], dim=-1)
+
+    def forward(self, spec: torch.Tensor, h: torch.Tensor, hist: torch.Tensor):
+        """spec (B, T, K, 2) noisy frames -> (enhanced (B, T, K, 2), vad (B, T), h', hist')."""
+        c = self.cfg
+        z = torch.relu(self.inp(self._features(spec)))
+        z, h = self.gru(z, h)
+        g = torch.sigmoid(self.gain(z)) @ self.erb_exp                       # B T K
+        out = spec * g.unsqueeze(-1)
+        if c.df_bins and c.df_order:
+            b, t = spec.shape[:2]
+            coef = self.df(z).view(b, t, c.df_order, c.df_bins, 2)
+            low = torch.cat([hist, spec[:, :, : c.df_bins]], dim=1)          # B (N-1+T) Kd 2
+            acc = torch.zeros_like(spec[:, :, : c.df_bins])
+            n1 = c.df_order - 1
+            for i in range(c.df_order):                                       # tap i uses X_{t-i}
+                xi = low[:, n1 - i: n1 - i + t]
+                ci = coef[:, :, i]
+                acc = acc + torch.stack([ci[..., 0] * xi[..., 0] - ci[..., 1] * xi[..., 1],
+                                         ci[..., 0] * xi[..., 1] + ci[..., 1] * xi[..., 0]], dim=-1)
+            out = torch.cat([out[:, :, : c.df_bins] + acc, out[:, :, c.df_bins:]], dim=2)
+            hist = low[:, low.shape[1] - n1:] if n1 else hist
+        vad = torch.sigmoid(self.vad(z)).squeeze(-1)
+        return out, vad, h, hist
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def macs_per_frame(self) -> int:
+        """Multiply-accumulates per 10 ms frame (dense layers, GRU, ERB maps, deep filter)."""
+        c, k = self.cfg, N_FFT // 2 + 1
+        gru = sum(3 * (c.hidden * c.hidden * 2) for _ in range(c.layers))
+        dense = (c.erb_bands + 2 * c.df_bins) * c.hidden + c.hidden * (c.erb_bands + 1 + c.df_bins * c.df_order * 2)
+        maps = 2 * k * c.erb_bands
+        df = 4 * c.df_bins * c.df_order
+        return gru + dense + maps + df
+
+
+# -- STFT in torch, identical framing to voxclean.audio.stft.StftStream ------------------------------
+def _window() -> torch.Tensor:
+    return torch.sqrt(0.5 - 0.5 * torch.cos(2 * torch.pi * torch.arange(N_FFT, dtype=torch.float64) / N_FFT)).float()
+
+
+def stft(x: torch.Tensor) -> torch.Tensor:
+    """x (B, L) -> (B, T, K, 2), T = L // HOP + 1 frames, first frame ends at sample HOP."""
+    xp = torch.nn.functional.pad(x, (N_FFT - HOP, N_FFT - HOP + (-x.shape[-1]) % HOP))
+    frames = xp.unfold(-1, N_FFT, HOP) * _window().to(x.device)
+    return torch.view_as_real(torch.fft.rfft(frames, dim=-1))
+
+
+def istft(spec: torch.Tensor, length: int) -> torch.Tensor:
+    """Inverse of :func:`stft` by weighted overlap-add (sqrt-Hann at 50 %: synthesis = analysis window)."""
+    frames = torch.fft.irfft(torch.view_as_complex(spec.contiguous()), n=N_FFT, dim=-1) * _window().to(spec.device)
+    b, t, n = frames.shape
+    out = torch.nn.functional.fold(frames.transpose(1, 2), output_size=(1, (t - 1) * HOP + n),
+                                   kernel_size=(1, n), stride=(1, HOP)).view(b, -1)
+    return out[:, N_FFT - HOP: N_FFT - HOP + length]
+
+
+def enhance_batch(model: NeuralSE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Offline training/validation path: waveforms (B, L) -> (enhanced (B, L), vad (B, T))."""
+    spec = stft(x)
+    h, hist = model.initial_state(x.shape[0])
+    out, vad, _, _ = model(spec, h, hist)
+    return istft(out, x.shape[-1]), vad

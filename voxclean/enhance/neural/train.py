@@ -1,0 +1,186 @@
+"""Training loop for :class:`NeuralSE`: YAML/TOML config, seeded on-the-fly data, resumable checkpoints,
+a CSV log, validation with WB-PESQ and STOI on fixed development mixtures after every epoch.
+
+Config (see ``configs/neural_small.yaml``)::
+
+    model: {erb_bands, hidden, layers, df_bins, df_order}            -> ModelConfig
+    data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
+            p_sim_room, n_sim_rooms, p_bandlimit, p_codec}            -> MixtureSampler
+    train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
+            w_spec, w_sisdr, w_vad, max_minutes}
+    valid: {dir: paired folder (manifest.jsonl, clean/, noisy/), n: pairs}
+
+Relative paths are taken from the current directory. ``out`` holds ``last.pt`` (model, optimiser,
+step; written atomically every epoch and when stopped by ``max_minutes`` or SIGINT/SIGTERM, which
+finish the current step, validate and save), ``best.pt`` (best validation WB-PESQ) and
+``log.csv``. Running again with the same ``out`` resumes from ``last.pt``; the data of step ``s``
+depends only on ``(seed, s)`` so a resumed run continues the same sequence. The learning rate
+follows a cosine from ``lr`` to ``lr_min`` over ``epochs * steps_per_epoch`` steps (AdamW).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from voxclean.enhance.neural.data import MixtureSampler
+from voxclean.enhance.neural.losses import total_loss
+from voxclean.enhance.neural.model import ModelConfig, NeuralSE, enhance_batch
+
+LOG_FIELDS = ["epoch", "step", "train_loss", "train_spec", "train_si_sdr", "val_pesq_wb", "val_stoi",
+              "val_noisy_pesq_wb", "val_noisy_stoi", "lr", "minutes"]
+
+
+def load_config(path: str | os.PathLike) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such config file")
+    text = p.read_text()
+    if p.suffix == ".toml":
+        import tomllib
+        cfg = tomllib.loads(text)
+    else:
+        import yaml
+        cfg = yaml.safe_load(text)
+    if not isinstance(cfg, dict) or "train" not in cfg or "data" not in cfg:
+        raise ValueError(f"{p}: a training config needs 'data' and 'train' sections")
+    return cfg
+
+
+def _save_atomic(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_valid(folder: str | os.PathLike, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from voxclean.audio.io import load
+    from voxclean.degrade.mix import read_manifest
+    folder = Path(folder)
+    pairs = []
+    for line in read_manifest(folder / "manifest.jsonl")[:n]:
+        clean, sr = load(folder / line["clean"], sr=16000, channels="downmix")
+        noisy, _ = load(folder / line["noisy"], sr=16000, channels="downmix")
+        pairs.append((clean, noisy))
+    return pairs
+
+
+@torch.no_grad()
+def validate(model: NeuralSE, pairs, noisy_too: bool = False) -> dict[str, float]:
+    from voxclean.metrics import score_pair
+    model.eval()
+    res, base = [], []
+    for clean, noisy in pairs:
+        y, _ = enhance_batch(model, torch.from_numpy(noisy)[None])
+        res.append(score_pair(clean, y[0].numpy(), 16000, metrics=["pesq_wb", "stoi"]))
+        if noisy_too:
+            base.append(score_pair(clean, noisy, 16000, metrics=["pesq_wb", "stoi"]))
+    model.train()
+    out = {"val_pesq_wb": float(np.mean([r["pesq_wb"] for r in res])),
+           "val_stoi": float(np.mean([r["stoi"] for r in res]))}
+    if noisy_too:
+        out.update(val_noisy_pesq_wb=float(np.mean([r["pesq_wb"] for r in base])),
+                   val_noisy_stoi=float(np.mean([r["stoi"] for r in base])))
+    return out
+
+
+def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None, threads: int | None = None,
+          max_steps: int | None = None, progress: Callable[[dict], None] | None = None) -> Path:
+    """Run (or resume) training; returns the output folder. ``max_steps`` stops early (tests)."""
+    cfg = load_config(config) if not isinstance(config, dict) else config
+    tc, dc, vc = cfg["train"], cfg["data"], cfg.get("valid", {})
+    out = Path(out or tc.get("out", "out/train_neural"))
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(int(threads or tc.get("threads", 1)))
+    seed = int(tc.get("seed", 0))
+    torch.manual_seed(seed)
+    model = NeuralSE(ModelConfig(**cfg.get("model", {})))
+    opt = torch.optim.AdamW(model.parameters(), lr=float(tc.get("lr", 1e-3)), weight_decay=1e-4)
+    step, epoch, best, minutes0 = 0, 0, -math.inf, 0.0
+    last = out / "last.pt"
+    if last.exists():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        step, epoch, best, minutes0 = ck["step"], ck["epoch"], ck["best"], ck.get("minutes", 0.0)
+    (out / "config.json").write_text(json.dumps(cfg, indent=2))
+    sampler = MixtureSampler(dc["speech"], dc["noise"], dc.get("rir"), snr=dc.get("snr", (-5, 20)),
+                             level_db=dc.get("level_db", (-35, -15)), segment_s=dc.get("segment_s", 3.0),
+                             p_reverb=dc.get("p_reverb", 0.3), p_sim_room=dc.get("p_sim_room", 0.5),
+                             n_sim_rooms=dc.get("n_sim_rooms", 16), p_bandlimit=dc.get("p_bandlimit", 0.1),
+                             p_codec=dc.get("p_codec", 0.0), seed=seed)
+    valid = load_valid(vc["dir"], int(vc.get("n", 20))) if vc.get("dir") and Path(vc["dir"]).exists() else []
+    spe, epochs = int(tc.get("steps_per_epoch", 500)), int(tc.get("epochs", 10))
+    total_steps = spe * epochs
+    lr0, lr_min = float(tc.get("lr", 1e-3)), float(tc.get("lr_min", 1e-4))
+    max_minutes = float(tc.get("max_minutes", 0)) or math.inf
+    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad") if k in tc}
+    log_path = out / "log.csv"
+    new_log = not log_path.exists()
+    t0 = time.time()
+    stop = False
+    interrupted = []
+
+    def _on_signal(signum, frame):  # finish the step, validate, save, then return
+        interrupted.append(signum)
+
+    import signal
+    old = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)} \
+        if threading.current_thread() is threading.main_thread() else {}
+    with open(log_path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS)
+        if new_log:
+            writer.writeheader()
+        model.train()
+        while step < total_steps and not stop:
+            acc, n_acc = {"loss": 0.0, "spec": 0.0, "si_sdr": 0.0}, 0
+            while True:
+                lr = lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(step / total_steps, 1.0)))
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                noisy, target = sampler.batch(step, int(tc.get("batch", 8)))
+                y, vad = enhance_batch(model, torch.from_numpy(noisy))
+                loss, parts = total_loss(y, torch.from_numpy(target), vad, **weights)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc.get("grad_clip", 1.0)))
+                opt.step()
+                step += 1
+                acc["loss"] += loss.item(); acc["spec"] += parts["spec"]; acc["si_sdr"] += parts["si_sdr"]
+                n_acc += 1
+                minutes = minutes0 + (time.time() - t0) / 60
+                if progress:
+                    progress({"step": step, "total": total_steps, "loss": loss.item(), **parts, "lr": lr})
+                stop = (max_steps is not None and step >= max_steps) or minutes >= max_minutes or bool(interrupted)
+                if step % spe == 0 or stop or step >= total_steps:
+                    break
+            epoch += 1
+            row = {"epoch": epoch, "step": step, "train_loss": acc["loss"] / n_acc,
+                   "train_spec": acc["spec"] / n_acc, "train_si_sdr": acc["si_sdr"] / n_acc, "lr": lr,
+                   "minutes": round(minutes, 2)}
+            if valid:
+                row.update(validate(model, valid, noisy_too=(epoch == 1)))
+            writer.writerow(row)
+            fh.flush()
+            if progress:
+                progress({"epoch_done": row})
+            state = {"model": model.state_dict(), "model_config": model.cfg.to_dict(), "optimizer": opt.state_dict(),
+                     "step": step, "epoch": epoch, "best": best, "minutes": minutes, "config": cfg}
+            score = row.get("val_pesq_wb", -row["train_loss"])
+            if score > best:
+                best = state["best"] = score
+                _save_atomic({"model": model.state_dict(), "model_config": model.cfg.to_dict(), "step": step,
+                              "epoch": epoch, "val": {k: v for k, v in row.items() if k.startswith("val")}},
+                             out / "best.pt")
+            _save_atomic(state, last)
+    for sig, handler in old.items():
+        signal.signal(sig, handler)
+    return out
