@@ -46,6 +46,9 @@ def vad_targets(s: torch.Tensor, n_frames: int, hop: int = 160, n_fft: int = 320
 def total_loss(y, s, vad, w_spec: float = 1.0, w_sisdr: float = 0.01, w_vad: float = 0.05):
     ls = spectral_loss(y, s)
     sdr = si_sdr(y, s).mean()
+    loss = w_spec * ls - w_sisdr * sdr
+    if vad is None:  # architectures without a VAD head
+        return loss, {"spec": ls.item(), "si_sdr": sdr.item(), "vad_bce": float("nan")}
     lv = torch.nn.functional.binary_cross_entropy(vad.clamp(1e-6, 1 - 1e-6), vad_targets(s, vad.shape[1]))
-    loss = w_spec * ls - w_sisdr * sdr + w_vad * lv
+    loss = loss + w_vad * lv
     return loss, {"spec": ls.item(), "si_sdr": sdr.item(), "vad_bce": lv.item()}

@@ -3,7 +3,8 @@ a CSV log, validation with WB-PESQ and STOI on fixed development mixtures after 
 
 Config (see ``configs/neural_small.yaml``)::
 
-    model: {erb_bands, hidden, layers, df_bins, df_order}            -> ModelConfig
+    model: {erb_bands, hidden, layers, df_bins, df_order}            -> ModelConfig (arch "erbdf")
+           or {arch: unet | convtasnet | dccrn, ...arguments}         -> voxclean.enhance.neural.arch
     data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
             p_sim_room, n_sim_rooms, p_bandlimit, p_codec}            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
@@ -37,6 +38,26 @@ from voxclean.enhance.neural.model import ModelConfig, NeuralSE, enhance_batch
 
 LOG_FIELDS = ["epoch", "step", "train_loss", "train_spec", "train_si_sdr", "val_pesq_wb", "val_stoi",
               "val_noisy_pesq_wb", "val_noisy_stoi", "lr", "minutes"]
+
+
+def build_model(mcfg: dict | None):
+    """``model`` section -> module: ``arch`` "erbdf" (default, :class:`NeuralSE`) or one of
+    :data:`voxclean.enhance.neural.arch.ARCHS`; the other keys are the architecture's arguments."""
+    mcfg = dict(mcfg or {})
+    arch = mcfg.pop("arch", "erbdf")
+    if arch == "erbdf":
+        return NeuralSE(ModelConfig(**mcfg))
+    from voxclean.enhance.neural.arch import build
+    return build(arch, **mcfg)
+
+
+def model_config(model, mcfg: dict | None) -> dict:
+    return model.cfg.to_dict() if isinstance(model, NeuralSE) else dict(mcfg or {})
+
+
+def forward_wave(model, x: torch.Tensor):
+    """(enhanced (B, L), VAD (B, T) or None) for a batch of waveforms, whatever the architecture."""
+    return enhance_batch(model, x) if isinstance(model, NeuralSE) else model.forward_wave(x)
 
 
 def load_config(path: str | os.PathLike) -> dict:
@@ -74,12 +95,12 @@ def load_valid(folder: str | os.PathLike, n: int) -> list[tuple[np.ndarray, np.n
 
 
 @torch.no_grad()
-def validate(model: NeuralSE, pairs, noisy_too: bool = False) -> dict[str, float]:
+def validate(model, pairs, noisy_too: bool = False) -> dict[str, float]:
     from voxclean.metrics import score_pair
     model.eval()
     res, base = [], []
     for clean, noisy in pairs:
-        y, _ = enhance_batch(model, torch.from_numpy(noisy)[None])
+        y, _ = forward_wave(model, torch.from_numpy(noisy)[None])
         res.append(score_pair(clean, y[0].numpy(), 16000, metrics=["pesq_wb", "stoi"]))
         if noisy_too:
             base.append(score_pair(clean, noisy, 16000, metrics=["pesq_wb", "stoi"]))
@@ -102,7 +123,7 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     torch.set_num_threads(int(threads or tc.get("threads", 1)))
     seed = int(tc.get("seed", 0))
     torch.manual_seed(seed)
-    model = NeuralSE(ModelConfig(**cfg.get("model", {})))
+    model = build_model(cfg.get("model"))
     opt = torch.optim.AdamW(model.parameters(), lr=float(tc.get("lr", 1e-3)), weight_decay=1e-4)
     step, epoch, best, minutes0 = 0, 0, -math.inf, 0.0
     last = out / "last.pt"
@@ -147,7 +168,7 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
                 for g in opt.param_groups:
                     g["lr"] = lr
                 noisy, target = sampler.batch(step, int(tc.get("batch", 8)))
-                y, vad = enhance_batch(model, torch.from_numpy(noisy))
+                y, vad = forward_wave(model, torch.from_numpy(noisy))
                 loss, parts = total_loss(y, torch.from_numpy(target), vad, **weights)
                 opt.zero_grad()
                 loss.backward()
@@ -172,12 +193,12 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
             fh.flush()
             if progress:
                 progress({"epoch_done": row})
-            state = {"model": model.state_dict(), "model_config": model.cfg.to_dict(), "optimizer": opt.state_dict(),
+            state = {"model": model.state_dict(), "model_config": model_config(model, cfg.get("model")), "optimizer": opt.state_dict(),
                      "step": step, "epoch": epoch, "best": best, "minutes": minutes, "config": cfg}
             score = row.get("val_pesq_wb", -row["train_loss"])
             if score > best:
                 best = state["best"] = score
-                _save_atomic({"model": model.state_dict(), "model_config": model.cfg.to_dict(), "step": step,
+                _save_atomic({"model": model.state_dict(), "model_config": model_config(model, cfg.get("model")), "step": step,
                               "epoch": epoch, "val": {k: v for k, v in row.items() if k.startswith("val")}},
                              out / "best.pt")
             _save_atomic(state, last)
