@@ -82,16 +82,19 @@ def summarize(rows: list[dict], methods: list[str], group_by: Iterable[str] = ()
                "overall": {m: stats(by_method[m], metrics) for m in methods if by_method[m]},
                "groups": {}}
     for key in group_by:
-        labels = group_levels(rows, key)
-        if not labels:
+        parts = key.split("+")                      # "noise+snr": one cell per combination
+        levels = [group_levels(rows, k) for k in parts]
+        if not all(levels):
             continue
-        cells: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+        cells: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         for r in rows:
-            if key in r.get("tags", {}):
-                cells[labels[str(r["tags"][key])]][r["method"]].append(r)
+            tags = r.get("tags", {})
+            if all(k in tags for k in parts):
+                cell = tuple(lv[str(tags[k])] for k, lv in zip(parts, levels))
+                cells[cell][r["method"]].append(r)
+        order = sorted(cells, key=lambda c: tuple(_sort_key(x) for x in c))
         summary["groups"][key] = {
-            lab: {m: stats(cells[lab][m], metrics) for m in methods if cells[lab][m]}
-            for lab in sorted(cells, key=_sort_key)}
+            " ".join(c): {m: stats(cells[c][m], metrics) for m in methods if cells[c][m]} for c in order}
     return summary
 
 
@@ -138,12 +141,21 @@ def markdown(result: dict) -> str:
         labels = list(levels)
         lines += ["", f"## By {key}", ""]
         for k in metrics:
-            lines += [f"**{k}**", "", f"| method | " + " | ".join(labels) + " | all |",
-                      "|---" * (len(labels) + 2) + "|"]
-            for m in methods:
-                lines.append(f"| {m} | " + " | ".join(_cell(levels[lab].get(m, {}), k, False, dec)
-                                                       for lab in labels)
-                             + f" | {_cell(summ['overall'][m], k, False, dec)} |")
+            if len(labels) <= MAX_LEVELS:   # methods down, conditions across
+                lines += [f"**{k}**", "", f"| method | " + " | ".join(labels) + " | all |",
+                          "|---" * (len(labels) + 2) + "|"]
+                for m in methods:
+                    lines.append(f"| {m} | " + " | ".join(_cell(levels[lab].get(m, {}), k, False, dec)
+                                                           for lab in labels)
+                                 + f" | {_cell(summ['overall'][m], k, False, dec)} |")
+            else:                           # many conditions: the classic layout, conditions down
+                lines += [f"**{k}**", "", f"| {key} | " + " | ".join(methods) + " |",
+                          "|---" * (len(methods) + 1) + "|"]
+                for lab in labels:
+                    lines.append(f"| {lab} | " + " | ".join(_cell(levels[lab].get(m, {}), k, False, dec)
+                                                             for m in methods) + " |")
+                lines.append(f"| all | " + " | ".join(_cell(summ["overall"][m], k, False, dec)
+                                                      for m in methods) + " |")
             lines.append("")
     if result.get("errors"):
         lines += ["", f"## Errors ({len(result['errors'])})", ""]

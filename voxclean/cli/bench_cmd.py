@@ -1,6 +1,8 @@
 """`voxclean bench`: run methods side by side on a paired set, score and time them."""
 from __future__ import annotations
 
+import json
+
 import sys
 from pathlib import Path
 from typing import Optional
@@ -20,6 +22,7 @@ def _split(s: str | None) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
+    _register_report(app)
     @app.command("bench")
     def bench(
         set_dir: Path = typer.Argument(..., help="Paired set: SET/clean and SET/noisy (matched by "
@@ -79,6 +82,27 @@ def register(app: typer.Typer) -> None:
             for e in result["errors"]:
                 console.print(f"  {e}")
             raise typer.Exit(1)
+
+
+def _register_report(app: typer.Typer) -> None:
+    @app.command("bench-report")
+    def bench_report(
+        results: Path = typer.Argument(..., help="results.json written by `voxclean bench`."),
+        group_by: str = typer.Option("", "--group-by", help="Tags to summarise by; join tags with + "
+                                     "for one cell per combination, e.g. noise+snr (the classic NOIZEUS table)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Markdown file (default: print)."),
+    ) -> None:
+        """Re-render a benchmark's markdown report from its results.json with other groupings (no re-run)."""
+        from voxclean.bench.report import markdown, summarize
+        result = json.loads(results.read_text())
+        keys = _split(group_by) or result["settings"].get("group_by") or []
+        result["summary"] = summarize(result["rows"], result["settings"]["methods"], keys)
+        text = markdown(result)
+        if out is None:
+            typer.echo(text)
+        else:
+            out.write_text(text)
+            console.print(f"wrote {out}")
 
 
 def _print_summary(result: dict) -> None:
