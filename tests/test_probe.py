@@ -102,7 +102,7 @@ def test_probe_writes_json_csv_figures_and_html(tiny_set, tmp_path):
     res = run_study(["identity", "lowpass:2k"], cfg)
     assert res.errors == []
     paths = {**write_outputs(res, out), **make_report(res, out, "voxclean probe identity lowpass:2k ...")}
-    for key in ("json", "csv", "items", "robustness", "linearity", "freqresp", "html"):
+    for key in ("json", "csv", "items", "robustness", "linearity", "freqresp", "markdown", "html"):
         assert paths[key].exists() and paths[key].stat().st_size > 0, key
     doc = json.loads(paths["json"].read_text())
     assert doc["systems"] == ["oracle", "identity", "lowpass:2000"]
@@ -181,3 +181,26 @@ def test_probe_cli(tiny_set, tmp_path):
     assert (out / "report.html").exists() and (out / "figures" / "robustness.png").exists()
     r = CliRunner().invoke(app, ["probe", "nonsense:codec", "--set", str(tiny_set), "--out", str(out)])
     assert r.exit_code == 2
+
+
+def test_discover_sets_transcripts_speakers_and_overrides(tmp_path):
+    from voxclean.probe.runner import StudyConfig, discover
+    asr, spk = need_data("speech", "asr"), need_data("speech", "librispeech_test_other")
+    fix = tmp_path / "fix.tsv"
+    fix.write_text("file\ttranscript\nspk2_snt6.flac\tcanned pears lack full flavor\nnot_here.flac\tx\n")
+    utts = discover(StudyConfig(sets=[asr, spk], out=tmp_path, quick=True, transcripts=fix))
+    tests = [u for u in utts if u.test]
+    assert sum(u.transcript is not None for u in tests) == 4            # quick: 4 transcribed utterances
+    per_spk = {}
+    for u in tests:
+        if u.speaker:
+            per_spk.setdefault(u.speaker, []).append(u.id)
+    assert len(per_spk) == 5 and all(len(v) == 2 for v in per_spk.values())
+    assert len({tuple(sorted(i.rsplit("-", 1)[1] for i in v)) for v in per_spk.values()}) > 1  # not the same picks
+    assert sum(u.speaker is not None for u in utts) == 50                # every utterance enrols (clean)
+    assert all(u.transcript is not None or u.speaker is not None for u in utts)  # spk*_snt6 without text: out
+    full = discover(StudyConfig(sets=[asr], out=tmp_path, transcripts=fix))
+    assert {u.id: u.transcript for u in full}["asr/spk2_snt6"] == "canned pears lack full flavor"
+    assert "asr/spk1_snt6" not in {u.id for u in full}
+    assert discover(StudyConfig(sets=[asr], out=tmp_path, seed=3, quick=True)) == \
+        discover(StudyConfig(sets=[asr], out=tmp_path, seed=3, quick=True))

@@ -42,6 +42,8 @@ def register(app: typer.Typer) -> None:
         asr: str = typer.Option("auto", help="Recogniser for WER: auto (whisper-tiny.en when installed, else "
                                 "pocketsphinx), pocketsphinx, whisper-tiny.en, none."),
         levels: Optional[int] = typer.Option(None, help="At most this many levels per kind (evenly spread)."),
+        transcripts: Optional[Path] = typer.Option(None, help="A transcripts.tsv (file, transcript) overriding the "
+                                                   "sets' own rows for the files it names."),
         workers: Optional[int] = typer.Option(None, help="Worker processes [default: all cores]."),
         cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse results cached under OUT/.cache."),
         speaker: bool = typer.Option(True, "--speaker/--no-speaker", help="Speaker similarity and EER."),
@@ -64,7 +66,8 @@ def register(app: typer.Typer) -> None:
             console.print("[yellow]no measured impulse responses (--rir): measured reverberation left out[/yellow]")
         cfg = StudyConfig(sets=list(sets), out=out, seed=seed, quick=quick, noise_dir=noise_dir, rir_dir=rir_dir,
                           kinds=kind_list, asr=None if asr == "none" else asr, speaker=speaker, dnsmos=dnsmos,
-                          workers=workers, cache=cache, linearity=linearity, freqresp=freqresp, max_levels=levels)
+                          workers=workers, cache=cache, linearity=linearity, freqresp=freqresp, max_levels=levels,
+                          transcripts=transcripts)
         with Progress(TextColumn("[bold]probe[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TimeRemainingColumn(), console=console, transient=False) as bar:
             task = bar.add_task("probe", total=None)

@@ -38,6 +38,8 @@ audio{width:190px;height:32px}
 .note{background:#fff8e1;border-left:4px solid #f0c000;padding:6px 10px;margin:.6em 0}
 .err{background:#fdecea;border-left:4px solid #d33;padding:6px 10px}
 td.best{font-weight:bold}
+table.settings td{white-space:normal;word-break:break-word;text-align:left}
+.scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -129,13 +131,13 @@ def _kind_tables_html(table, systems, oracle) -> str:
         for m, name, lower in COLUMNS:
             if all(idx.get((s, c), {}).get(m) is None or math.isnan(idx[(s, c)][m]) for s in systems for c, _ in conds):
                 continue
-            out.append(f"<h3>{_esc(name)} {'↓' if lower else '↑'} — {_esc(robustness.AXES[kind])}</h3><table><tr>"
+            out.append(f"<h3>{_esc(name)} {'↓' if lower else '↑'} — {_esc(robustness.AXES[kind])}</h3><div class=scroll><table><tr>"
                        f"<th class=l>system</th>" + "".join(f"<th>{_esc(lbl)}</th>" for _, lbl in conds) + "</tr>")
             for s in systems:
                 cls = " class=oracle" if s == oracle else ""
                 vals = "".join(f"<td>{_fmt(idx.get((s, c), {}).get(m), m)}</td>" for c, _ in conds)
                 out.append(f"<tr{cls}><td class=l>{_esc(s)}</td>{vals}</tr>")
-            out.append("</table>")
+            out.append("</table></div>")
         out.append("</details>")
     return "".join(out)
 
@@ -173,13 +175,13 @@ def write_report(path: str | Path, *, table: Sequence[dict], systems: Sequence[s
     ``settings``: name -> value shown at the top; ``notes``: sentences shown at the end."""
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_esc(title)}</title>"
              f"<style>{CSS}</style></head><body><h1>{_esc(title)}</h1>"]
-    parts.append("<table>" + "".join(f"<tr><th class=l>{_esc(k)}</th><td class=l>{_esc(v)}</td></tr>"
-                                     for k, v in settings.items()) + "</table>")
+    parts.append("<table class=settings>" + "".join(f"<tr><th class=l>{_esc(k)}</th><td>{_esc(v)}</td></tr>"
+                                                    for k, v in settings.items()) + "</table>")
     parts.append("<h2>Summary</h2><p>Each measure on clean input, its mean over all damaged conditions, and the "
                  "mean difference from the <i>oracle</i> (the damaged input, not processed: seed 003's topline). "
                  "A system that adds nothing to the damage has a zero gap; for ↓ measures a positive gap is worse, "
                  "for ↑ measures a negative one.</p>")
-    parts.append(_summary_html(table, systems, oracle))
+    parts.append(f"<div class=scroll>{_summary_html(table, systems, oracle)}</div>")
     parts.append("<h2>Figures</h2>")
     for caption, png in figures.items():
         parts.append(f"<figure><img class=fig alt=\"{_esc(caption)}\" src=\"{png_data_uri(png)}\">"
@@ -187,7 +189,7 @@ def write_report(path: str | Path, *, table: Sequence[dict], systems: Sequence[s
     parts.append("<h2>Tables</h2>" + _kind_tables_html(table, systems, oracle))
     parts.append("<h2>Audio examples</h2><p>One utterance under clean input and the middle level of each kind "
                  "of damage; the oracle column is the damaged input itself.</p>")
-    parts.append(_examples_html(examples, conditions, systems, oracle))
+    parts.append(f"<div class=scroll>{_examples_html(examples, conditions, systems, oracle)}</div>")
     parts.append("<h2>Notes</h2>" + "".join(f"<p class=note>{_esc(n)}</p>" for n in notes))
     if errors:
         parts.append("<div class=err><b>Failures</b> (left out of the means):<ul>" + "".join(
@@ -222,6 +224,10 @@ def make_report(res, out: str | Path, command: str = "") -> dict[str, Path]:
         paths["freqresp"] = plot_freqresp(res.freqresp, fig_dir / "freqresp.png")
         figures["Figure 3 — frequency response (exponential sine sweep) and harmonic distortion at three "
                 "levels."] = paths["freqresp"]
+    from voxclean.probe.figures import shrink_png
+    for key in ("robustness", "linearity", "freqresp"):
+        if key in paths:
+            shrink_png(paths[key])
     n_test = sum(1 for u in res.utterances if u.test)
     n_asr = sum(1 for u in res.utterances if u.test and u.transcript is not None)
     n_spk = sum(1 for u in res.utterances if u.test and u.speaker is not None)
@@ -240,7 +246,8 @@ def make_report(res, out: str | Path, command: str = "") -> dict[str, Path]:
         "speaker embeddings": "Resemblyzer d-vectors (cosine scoring)" if res.config.get("speaker") else "off",
         "seed": str(res.config.get("seed")),
         "quick": str(bool(res.config.get("quick"))),
-        "wall time": f"{res.seconds:.0f} s",
+        "wall time": f"{res.seconds:.0f} s for this run" + (" (results already in the cache were reused)"
+                                                             if res.config.get("cache") else ""),
     }
     notes = [emotion_status(),
              f"WER is the corpus word error rate of {res.asr or 'no recogniser'} on normalised words (lower case, "
@@ -250,7 +257,40 @@ def make_report(res, out: str | Path, command: str = "") -> dict[str, Path]:
              "Mel distance: mean |log10 mel magnitude difference| (80 bands, 16 kHz); PESQ: ITU-T P.862.2 wide-band; "
              "STOI: Taal et al. 2011; DNSMOS: P.835 OVRL (on the utterances marked for it).",
              "The oracle is the damaged input, not processed, as in seed 003: the gap to it is what the system adds."]
+    paths["markdown"] = out / "results.md"
+    atomic_write_text(paths["markdown"], markdown_tables(res.table, res.systems))
     paths["html"] = write_report(out / "report.html", table=res.table, systems=res.systems,
                                  conditions=res.conditions, figures=figures, examples=res.examples, notes=notes,
                                  settings=settings, errors=res.errors)
     return paths
+
+
+def markdown_tables(table: Sequence[dict], systems: Sequence[str], oracle: str = "oracle") -> str:
+    """The summary (clean / mean over damaged / gap to oracle) and one table per kind of damage, as
+    GitHub markdown -- what ``docs/`` quotes."""
+    rows = summary_rows(table, systems, oracle)
+    metrics = [c for c in COLUMNS if any(not math.isnan(r[f"{c[0]}:clean"]) for r in rows)]
+    out = ["| system | " + " | ".join(f"{name} {'↓' if lo else '↑'} clean / damaged / gap" for _, name, lo in metrics) + " |",
+           "|---|" + "---|" * len(metrics)]
+    for r in rows:
+        cells = []
+        for m, _, _ in metrics:
+            gap = r[f"{m}:gap"]
+            g = "" if r["system"] == oracle else (
+                " / –" if math.isnan(gap) else (f" / {100 * gap:+.1f}" if m in ("wer", "eer") else f" / {gap:+.3f}"))
+            cells.append(f"{_fmt(r[f'{m}:clean'], m)} / {_fmt(r[f'{m}:noisy'], m)}{g}")
+        out.append(f"| {r['system']} | " + " | ".join(cells) + " |")
+    idx = {(r["system"], r["cond"]): r for r in table}
+    for kind in [k for k in robustness.KINDS if any(r["kind"] == k for r in table)]:
+        conds = []
+        for r in table:
+            if r["kind"] in ("clean", kind) and (r["cond"], r["label"]) not in conds:
+                conds.append((r["cond"], r["label"]))
+        out.append(f"\n**{robustness.TITLES[kind]}** ({robustness.AXES[kind]})\n")
+        out.append("| measure | system | " + " | ".join(lbl for _, lbl in conds) + " |")
+        out.append("|---|---|" + "---|" * len(conds))
+        for m, name, lo in metrics:
+            for s in systems:
+                vals = " | ".join(_fmt(idx.get((s, c), {}).get(m), m) for c, _ in conds)
+                out.append(f"| {name} {'↓' if lo else '↑'} | {s} | {vals} |")
+    return "\n".join(out) + "\n"

@@ -3,7 +3,10 @@
 Plan (:func:`plan_study`)
   * Utterances come from one or more set folders (:func:`discover`). A ``transcripts.tsv`` (columns
     ``file``, ``transcript``) gives word references for WER; files in sub-folders ``<set>/<speaker>/...``
-    with at least two speakers of two utterances each form a speaker set for verification.
+    with at least two speakers of two utterances each form a speaker set for verification. Files with
+    neither are used (for the signal measures) only from plain sets that have neither.
+  * ``quick``: 4 transcribed utterances, 2 test utterances per speaker cropped to 4 s, DNSMOS on 2
+    utterances, 5 levels of each kind, 5 linearity gains -- the whole study in about 15 minutes on 2 cores.
   * Speaker sets: a few utterances per speaker are *test* utterances (processed and scored); every
     utterance of the set is also an *enrolment* utterance, embedded clean once. Trials pair each clean
     enrolment utterance with each processed test utterance (never a file with itself); see
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import math
 import os
 import time
@@ -115,6 +119,7 @@ class StudyConfig:
     dnsmos_files: int | None = None   # utterances scored by DNSMOS (transcribed ones first)
     max_seconds: float | None = None  # crop of test utterances that have no transcript
     max_levels: int | None = None     # levels per kind of damage (None: all of the sweep)
+    transcripts: Path | None = None   # a transcripts.tsv whose rows override/extend the sets' own
 
     def __post_init__(self) -> None:
         self.sets = [Path(s) for s in self.sets]
@@ -124,11 +129,11 @@ class StudyConfig:
         self.test_per_speaker = self.test_per_speaker if self.test_per_speaker is not None else (2 if q else 4)
         self.other_files = self.other_files if self.other_files is not None else (4 if q else None)
         self.dnsmos_files = self.dnsmos_files if self.dnsmos_files is not None else (2 if q else None)
-        self.max_seconds = self.max_seconds if self.max_seconds is not None else (6.0 if q else None)
+        self.max_seconds = self.max_seconds if self.max_seconds is not None else (4.0 if q else None)
 
 
-def _read_transcripts(folder: Path) -> dict[str, str]:
-    tsv = folder / "transcripts.tsv"
+def _read_transcripts(folder: Path, tsv: Path | None = None) -> dict[str, str]:
+    tsv = tsv or folder / "transcripts.tsv"
     if not tsv.exists():
         return {}
     with open(tsv, newline="") as fh:
@@ -142,7 +147,7 @@ def _pick(items: list, n: int | None, seed: int, tag: str) -> list:
     """``n`` items chosen with a seeded permutation (all when ``n`` is None), in their original order."""
     if n is None or n >= len(items):
         return list(items)
-    rng = np.random.default_rng([seed, int.from_bytes(tag.encode()[:8].ljust(8, b"\0"), "little") % (2**32)])
+    rng = np.random.default_rng([seed, int.from_bytes(hashlib.sha256(tag.encode()).digest()[:4], "little")])
     keep = sorted(rng.permutation(len(items))[:n])
     return [items[i] for i in keep]
 
@@ -159,6 +164,12 @@ def discover(cfg: StudyConfig) -> list[Utterance]:
             raise ValueError(f"--set {folder}: no audio files found")
         name = folder.resolve().name
         trans = _read_transcripts(folder)
+        if cfg.transcripts is not None:
+            if not Path(cfg.transcripts).is_file():
+                raise FileNotFoundError(f"--transcripts {cfg.transcripts}: no such file")
+            extra = _read_transcripts(folder, Path(cfg.transcripts))
+            names = {f.relative_to(folder).as_posix() for f in files} | {f.name for f in files}
+            trans.update({k: v for k, v in extra.items() if k in names})
         by_spk: dict[str, list[Path]] = {}
         for f in files:
             rel = f.relative_to(folder)
@@ -184,7 +195,8 @@ def discover(cfg: StudyConfig) -> list[Utterance]:
             elif spk is None:
                 set_utts.append(utt(f, max_seconds=cfg.max_seconds))
         others = [u for u in set_utts if u.transcript is None and u.speaker is None]
-        keep_others = set(_pick(others, cfg.other_files, cfg.seed, f"other:{name}"))
+        # a set with transcripts or speakers is there for WER/EER: its other files stay out
+        keep_others = set() if (trans or speaker_set) else set(_pick(others, cfg.other_files, cfg.seed, f"other:{name}"))
         set_utts = [u for u in set_utts if u.transcript is not None or u in keep_others]
         if speaker_set:
             for spk, spk_files in sorted(by_spk.items()):
@@ -265,6 +277,15 @@ def _recognizer(name: str) -> Any:
     return _worker_state[key]
 
 
+def _asr_tag(name: str | None) -> str | None:
+    """Recogniser name and decoding version, for cache keys."""
+    if not name:
+        return None
+    from voxclean.metrics.downstream.asr import RECOGNIZERS
+    factory = next((e.factory for e in RECOGNIZERS.entries() if e.name == name), None)
+    return f"{name}|{getattr(factory, 'version', '')}"
+
+
 def _encoder() -> Any:
     if "encoder" not in _worker_state:
         from voxclean.metrics.downstream.speaker import speaker_encoder
@@ -338,7 +359,7 @@ def run_unit(unit: Unit) -> list[dict[str, Any]]:
     for ref in refs:
         system = _system(ref)
         k = {"what": "row", **_utt_key(utt), **_cond_key(cond), "seed": seed, "system": system_key(ref, system),
-             "asr": unit.asr if utt.transcript is not None else None,
+             "asr": _asr_tag(unit.asr) if utt.transcript is not None else None,
              "speaker": unit.speaker and utt.speaker is not None, "dnsmos": utt.dnsmos}
         keys.append(k)
         rows.append(cache.get(k))
@@ -532,12 +553,14 @@ def _resolve_asr(name: str | None) -> str | None:
 
 
 def example_units(utts: list[Utterance], conds: list[Condition], n: int) -> dict[tuple[str, str], str]:
-    """(utterance id, condition key) -> example folder name: the first ``n`` transcribed test utterances
-    (else any test utterances), under clean and the middle level of each kind."""
+    """(utterance id, condition key) -> example folder name: the ``n`` shortest transcribed test utterances
+    (else any test utterances; short keeps the self-contained report small), under clean and the middle
+    level of each kind."""
     if n <= 0:
         return {}
+    from voxclean.audio.io import info
     pool = [u for u in utts if u.test and u.transcript is not None] or [u for u in utts if u.test]
-    chosen = pool[:n]
+    chosen = sorted(pool, key=lambda u: (info(u.path).duration, u.id))[:n]
     picks = [c for c in conds if c.kind == "clean"]
     for kind in robustness.KINDS:
         levels = [c for c in conds if c.kind == kind]

@@ -44,8 +44,8 @@ def log_mel(x: np.ndarray, sr: int) -> np.ndarray:
 
 def mel_distance(ref: np.ndarray, est: np.ndarray, sr: int) -> float:
     """Log-mel L1 distance of ``est`` from ``ref`` (both mono at ``sr``); see the module docstring."""
-    ref = np.asarray(ref, dtype=np.float32).reshape(-1)
-    est = np.asarray(est, dtype=np.float32).reshape(-1)
+    from voxclean.metrics.downstream.asr import as_mono
+    ref, est = as_mono(ref, "mel_distance reference"), as_mono(est, "mel_distance estimate")
     if ref.size == 0:
         raise ValueError("mel_distance: empty reference")
     est = est[: len(ref)] if len(est) >= len(ref) else np.pad(est, (0, len(ref) - len(est)))

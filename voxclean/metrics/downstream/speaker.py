@@ -48,7 +48,8 @@ class ResemblyzerEncoder:
 
     def embed(self, x: np.ndarray, sr: int) -> np.ndarray:
         from resemblyzer import preprocess_wav
-        y = resample(np.asarray(x, dtype=np.float32).reshape(-1), sr, EMBED_SR).astype(np.float32)
+        from voxclean.metrics.downstream.asr import as_mono
+        y = resample(as_mono(x, "speaker embedding"), sr, EMBED_SR).astype(np.float32)
         if not np.any(y):
             raise ValueError("speaker embedding: the signal is silent")
         trimmed = preprocess_wav(y, source_sr=None)
