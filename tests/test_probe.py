@@ -115,7 +115,9 @@ def test_probe_writes_json_csv_figures_and_html(tiny_set, tmp_path):
     assert rows[("identity", "clean")]["stoi"] == pytest.approx(1.0)
     assert rows[("lowpass:2000", "clean")]["mel"] > 0.5          # the 2 kHz low-pass removes a lot
     assert rows[("lowpass:2000", "clean")]["pesq_wb"] < rows[("identity", "clean")]["pesq_wb"] - 0.5
-    assert rows[("identity", "clean")]["wer"] is not None and rows[("identity", "clean")]["wer"] <= 0.5
+    from voxclean.metrics.downstream.asr import default_recognizer
+    if default_recognizer() is not None:          # WER needs pocketsphinx or Whisper (the probe extra)
+        assert rows[("identity", "clean")]["wer"] is not None and rows[("identity", "clean")]["wer"] <= 0.5
     assert rows[("oracle", "clean")]["dnsmos_ovrl"] > 2.5
     assert "system,kind,level" in paths["csv"].read_text().splitlines()[0]
     html = paths["html"].read_text()

@@ -574,6 +574,12 @@ def run_study(systems: Sequence[Any], cfg: StudyConfig,
     """Run (or read back from the cache) the whole study; see the module docstring."""
     t0 = time.perf_counter()
     asr = _resolve_asr(cfg.asr)
+    if cfg.speaker:
+        import importlib.util
+        if importlib.util.find_spec("resemblyzer") is None:
+            warnings.warn("speaker similarity and EER left out: resemblyzer is not installed "
+                          "(pip install 'voxclean[probe]')", RuntimeWarning, stacklevel=2)
+            cfg = replace(cfg, speaker=False)
     resolved = [resolve(s) for s in systems]      # fail on a bad spec before any work starts
     names = [ORACLE] + [s.name for s in resolved]
     dup = {n for n in names if names.count(n) > 1}
