@@ -13,7 +13,10 @@ sysdeps:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[peers,dev,probe]'
+	$(PY) -m pip install -q -e '.[peers,dev,probe,whisper]'
+	@# resemblyzer pulls the old webrtcvad, which imports pkg_resources (gone from setuptools >= 81);
+	@# webrtcvad-wheels provides the same module without it.
+	$(PY) -m pip install -q --force-reinstall --no-deps webrtcvad-wheels
 	@touch $(STAMP)
 
 venv: sysdeps $(STAMP)
