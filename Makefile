@@ -13,7 +13,7 @@ sysdeps:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[peers,dev,probe,whisper]'
+	$(PY) -m pip install -q -e '.[peers,dev,probe,whisper,neural]'
 	@# resemblyzer pulls the old webrtcvad, which imports pkg_resources (gone from setuptools >= 81);
 	@# webrtcvad-wheels provides the same module without it.
 	$(PY) -m pip install -q --force-reinstall --no-deps webrtcvad-wheels
