@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 sysdeps:
 	@bash scripts/ensure_sysdeps.sh
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[peers,dev,probe,whisper,neural]'
