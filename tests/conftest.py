@@ -33,3 +33,16 @@ def noisy_pair() -> tuple[np.ndarray, np.ndarray, int]:
     noise = np.resize(resample(noise, nsr, sr), len(clean))
     gain = np.sqrt(np.mean(clean ** 2) / (np.mean(noise ** 2) * 10 ** (5 / 10)))
     return clean, (clean + gain * noise).astype(np.float32), sr
+
+
+def stream_in_random_blocks(stream, x: np.ndarray, max_block: int, seed: int) -> np.ndarray:
+    """Push ``x`` through ``stream`` in random block sizes (1..max_block-1 samples), flush, and return
+    the concatenated output: what a real-time caller would get."""
+    rng = np.random.default_rng(seed)
+    parts, i = [], 0
+    while i < len(x):
+        n = int(rng.integers(1, max_block))
+        parts.append(stream.push(x[i:i + n]))
+        i += n
+    parts.append(stream.flush())
+    return np.concatenate(parts)

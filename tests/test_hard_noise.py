@@ -7,6 +7,7 @@ import scipy.signal as ss
 
 from voxclean.enhance import ENHANCERS
 from voxclean.enhance.classic.hard_noise import ar_fit, lsar_interpolate
+from conftest import stream_in_random_blocks
 
 
 def snr_db(ref: np.ndarray, est: np.ndarray) -> float:
@@ -77,14 +78,7 @@ def test_declick_streaming_equals_offline(speech16k):
     clicked = add_clicks(x[: 2 * sr], sr, per_second=20, seed=2)
     enh = ENHANCERS.get("declick")
     offline = enh.enhance(clicked, sr)
-    rng = np.random.default_rng(3)
-    st, parts, i = enh.stream(sr), [], 0
-    while i < len(clicked):
-        n = int(rng.integers(1, 3000))
-        parts.append(st.push(clicked[i:i + n]))
-        i += n
-    parts.append(st.flush())
-    y = np.concatenate(parts)
+    y = stream_in_random_blocks(enh.stream(sr), clicked, 3000, seed=3)
     assert len(y) == len(clicked)
     np.testing.assert_allclose(y, offline, atol=1e-6)
 

@@ -10,6 +10,7 @@ from test_vad import synthetic_speech
 from voxclean.enhance import ENHANCERS
 from voxclean.enhance.classic.iterative_wiener import all_pole_psd, default_order, iterative_wiener_gain
 from voxclean.enhance.classic.lpc import autocorr_from_power, full_circle_mean, levinson
+from conftest import stream_in_random_blocks
 
 
 def _noisy(sr, snr_db, colour=0.0, seed=1):
@@ -69,15 +70,8 @@ def test_streaming_equals_offline(sr, kwargs):
     enh = ENHANCERS.get("iterative-wiener", **kwargs)
     offline = enh.enhance(noisy, sr)
     assert offline.shape == noisy.shape and offline.dtype == np.float32 and np.isfinite(offline).all()
-    rng = np.random.default_rng(sr)
-    stream = enh.stream(sr)
-    parts, i = [], 0
-    while i < len(noisy):
-        n = int(rng.integers(1, 700))
-        parts.append(stream.push(noisy[i:i + n]))
-        i += n
-    parts.append(stream.flush())
-    assert np.max(np.abs(np.concatenate(parts) - offline)) < 1e-5
+    streamed = stream_in_random_blocks(enh.stream(sr), noisy, 700, seed=sr)
+    assert np.max(np.abs(streamed - offline)) < 1e-5
 
 
 def test_improves_nb_pesq_on_real_noizeus_file():

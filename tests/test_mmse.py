@@ -9,6 +9,7 @@ from tests.conftest import need_data
 from voxclean.audio import load
 from voxclean.enhance import ENHANCERS
 from voxclean.enhance.classic.mmse import lsa_gain, presence_probability, stsa_gain
+from conftest import stream_in_random_blocks
 
 
 def test_gain_tables_match_the_closed_forms():
@@ -58,15 +59,8 @@ def test_streaming_equals_offline(noisy_pair, name, kw):
     enh = ENHANCERS.get(name, **kw)
     offline = enh.enhance(x, sr)
     assert offline.shape == x.shape and offline.dtype == np.float32
-    rng = np.random.default_rng(7)
-    st = enh.stream(sr)
-    parts, i = [], 0
-    while i < len(x):
-        n = int(rng.integers(1, 1500))
-        parts.append(st.push(x[i:i + n]))
-        i += n
-    parts.append(st.flush())
-    np.testing.assert_allclose(np.concatenate(parts), offline, atol=1e-5)
+    streamed = stream_in_random_blocks(enh.stream(sr), x, 1500, seed=7)
+    np.testing.assert_allclose(streamed, offline, atol=1e-5)
 
 
 def test_noise_only_input_is_attenuated_to_the_floor(noisy_pair):

@@ -10,6 +10,7 @@ import pytest
 from voxclean.audio import load
 from voxclean.bench.delay import estimate_delay
 from voxclean.bench.peers import NATIVE_DELAY, PEERS, measure_native_delay
+from conftest import stream_in_random_blocks
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SPEECH = DATA / "speech" / "cmu_arctic" / "cmu_arctic_us_aew_a0001.flac"
@@ -94,14 +95,7 @@ def test_stream_equals_offline(name, sr, speech):
     enh = ENHANCERS.get(name)
     y = enh.enhance(x, sr)
     st = enh.stream(sr)
-    rng = np.random.default_rng(0)
-    parts, i = [], 0
-    while i < len(x):
-        b = int(rng.integers(1, 2000))
-        parts.append(st.push(x[i:i + b]))
-        i += b
-    parts.append(st.flush())
-    ys = np.concatenate(parts)
+    ys = stream_in_random_blocks(st, x, 2000, seed=0)
     assert len(ys) == len(x)
     np.testing.assert_allclose(ys, y, atol=1e-4)
     assert st.latency == round(NATIVE_DELAY[name] * sr / 48000)

@@ -9,6 +9,7 @@ from test_vad import synthetic_speech
 from voxclean.audio.stft import stft
 from voxclean.enhance import ENHANCERS
 from voxclean.enhance.classic.specsub import band_edges, band_weight, berouti_alpha
+from conftest import stream_in_random_blocks
 
 METHODS = [("specsub", {}), ("specsub", {"exponent": 1}), ("specsub", {"noise": "vad", "alpha": 2.0}),
            ("specsub-multiband", {}), ("specsub-multiband", {"noise": "vad", "spacing": "log", "n_bands": 6})]
@@ -37,15 +38,8 @@ def test_streaming_equals_offline(name, kwargs):
     enh = ENHANCERS.get(name, **kwargs)
     offline = enh.enhance(noisy, sr)
     assert offline.shape == noisy.shape and np.isfinite(offline).all()
-    rng = np.random.default_rng(3)
-    stream = enh.stream(sr)
-    parts, i = [], 0
-    while i < len(noisy):
-        n = int(rng.integers(1, 600))
-        parts.append(stream.push(noisy[i:i + n]))
-        i += n
-    parts.append(stream.flush())
-    assert np.max(np.abs(np.concatenate(parts) - offline)) < 1e-5
+    streamed = stream_in_random_blocks(enh.stream(sr), noisy, 600, seed=3)
+    assert np.max(np.abs(streamed - offline)) < 1e-5
 
 
 @pytest.mark.parametrize("name", ["specsub", "specsub-multiband"])

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from conftest import stream_in_random_blocks
 from voxclean.audio.stft import StftStream, frame_sizes
 
 
@@ -37,15 +38,7 @@ def test_streaming_equals_offline_for_any_block_sizes():
     x = np.random.default_rng(1).standard_normal(20000).astype(np.float32)
     s = StftStream(HalfGainWithMemory(), 512, 128)
     offline = np.concatenate([s.push(x), s.flush()])
-    rng = np.random.default_rng(2)
-    s = StftStream(HalfGainWithMemory(), 512, 128)
-    parts, i = [], 0
-    while i < len(x):
-        n = int(rng.integers(1, 700))
-        parts.append(s.push(x[i:i + n]))
-        i += n
-    parts.append(s.flush())
-    streamed = np.concatenate(parts)
+    streamed = stream_in_random_blocks(StftStream(HalfGainWithMemory(), 512, 128), x, 700, seed=2)
     assert len(streamed) == len(x)
     assert np.max(np.abs(streamed - offline)) < 1e-6
 
