@@ -198,3 +198,20 @@ def test_other_architectures_are_small_causal_and_train(arch, tmp_path):
     out = train(cfg, out=tmp_path / arch)
     ck = torch.load(out / "last.pt", weights_only=False)
     assert ck["step"] == 1 and ck["model_config"]["arch"] == arch
+
+
+def test_export_cli_writes_onnx_and_int8(tiny_weights, tmp_path):
+    pytest.importorskip("onnx")
+    import onnxruntime as ort
+    from typer.testing import CliRunner
+
+    from voxclean.cli import app
+    out, q = tmp_path / "m.onnx", tmp_path / "m8.onnx"
+    r = CliRunner().invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights), "--int8", str(q)])
+    assert r.exit_code == 0, r.output
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["spec", "h", "hist"]
+    assert [o.name for o in sess.get_outputs()] == ["enh", "vad", "h_out", "hist_out"]
+    assert q.is_file() and q.stat().st_size < out.stat().st_size
+    r = CliRunner().invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
+    assert r.exit_code != 0 and "exists" in r.output
