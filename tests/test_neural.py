@@ -212,6 +212,10 @@ def test_export_cli_writes_onnx_and_int8(tiny_weights, tmp_path):
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in sess.get_inputs()] == ["spec", "h", "hist"]
     assert [o.name for o in sess.get_outputs()] == ["enh", "vad", "h_out", "hist_out"]
-    assert q.is_file() and q.stat().st_size < out.stat().st_size
+    import onnx
+    ops = [n.op_type for n in onnx.load(str(q)).graph.node]
+    assert "MatMulInteger" in ops                                       # learned layers are int8 ...
+    erb = [n for n in onnx.load(str(q)).graph.node if any(i.startswith("erb_") for i in n.input)]
+    assert len(erb) == 2 and all(n.op_type == "MatMul" for n in erb)    # ... the ERB maps stay float
     r = CliRunner().invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
     assert r.exit_code != 0 and "exists" in r.output
