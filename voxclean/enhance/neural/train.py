@@ -8,7 +8,7 @@ Config (see ``configs/neural_small.yaml``)::
     data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
             p_sim_room, n_sim_rooms, p_bandlimit, p_codec}            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
-            w_spec, w_sisdr, w_vad, max_minutes}
+            w_spec, w_sisdr, w_vad, max_minutes, init (checkpoint whose weights start a new run)}
     valid: {dir: paired folder (manifest.jsonl, clean/, noisy/), n: pairs}
 
 Relative paths are taken from the current directory. ``out`` holds ``last.pt`` (model, optimiser,
@@ -127,6 +127,8 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     opt = torch.optim.AdamW(model.parameters(), lr=float(tc.get("lr", 1e-3)), weight_decay=1e-4)
     step, epoch, best, minutes0 = 0, 0, -math.inf, 0.0
     last = out / "last.pt"
+    if tc.get("init") and not last.exists():   # fine-tuning: start from another checkpoint's weights
+        model.load_state_dict(torch.load(tc["init"], map_location="cpu", weights_only=False)["model"])
     if last.exists():
         ck = torch.load(last, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
