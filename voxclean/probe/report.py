@@ -43,6 +43,13 @@ table.settings td{white-space:normal;word-break:break-word;text-align:left}
 """
 
 
+
+def _fmt_gap(gap: float, metric: str, unit: str = "") -> str:
+    """A system-minus-oracle gap: WER/EER in percentage points (with ``unit``), others to 3 decimals."""
+    if math.isnan(gap):
+        return "–"
+    return f"{100 * gap:+.1f}{unit}" if metric in ("wer", "eer") else f"{gap:+.3f}"
+
 def _esc(s) -> str:
     return html.escape(str(s))
 
@@ -109,8 +116,7 @@ def _summary_html(table, systems, oracle) -> str:
         cells = []
         for m, _, _ in metrics:
             gap = r[f"{m}:gap"]
-            gap_s = "" if r["system"] == oracle else (
-                "–" if math.isnan(gap) else (f"{100 * gap:+.1f} pt" if m in ("wer", "eer") else f"{gap:+.3f}"))
+            gap_s = "" if r["system"] == oracle else _fmt_gap(gap, m, " pt")
             cells.append(f"<td>{_fmt(r[f'{m}:clean'], m)}</td><td>{_fmt(r[f'{m}:noisy'], m)}</td><td>{gap_s}</td>")
         h.append(f"<tr{cls}><td class=l>{_esc(r['system'])}</td>{''.join(cells)}</tr>")
     h.append("</table>")
@@ -276,8 +282,7 @@ def markdown_tables(table: Sequence[dict], systems: Sequence[str], oracle: str =
         cells = []
         for m, _, _ in metrics:
             gap = r[f"{m}:gap"]
-            g = "" if r["system"] == oracle else (
-                " / –" if math.isnan(gap) else (f" / {100 * gap:+.1f}" if m in ("wer", "eer") else f" / {gap:+.3f}"))
+            g = "" if r["system"] == oracle else f" / {_fmt_gap(gap, m)}"
             cells.append(f"{_fmt(r[f'{m}:clean'], m)} / {_fmt(r[f'{m}:noisy'], m)}{g}")
         out.append(f"| {r['system']} | " + " | ".join(cells) + " |")
     idx = {(r["system"], r["cond"]): r for r in table}
