@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.signal as ss
 
 from tests.conftest import need_data
@@ -78,14 +79,24 @@ def test_online_wpe_streaming_equals_offline(speech16k):
     np.testing.assert_allclose(out, enh.enhance(y[0], sr), atol=1e-5)
 
 
-def test_faster_inverse_covariance_update_matches_nara_wpe():
+@pytest.mark.parametrize("channels", [1, 2])
+def test_fast_online_step_matches_nara_wpe(channels):
+    """Our rewritten RLS step (Hermitian product, scaled P, ring buffer) == nara_wpe's OnlineWPE."""
     from nara_wpe.wpe import OnlineWPE
 
     from voxclean.enhance.classic.wpe import _OnlineWPE
     rng = np.random.default_rng(2)
-    frames = rng.standard_normal((40, 9, 2)) + 1j * rng.standard_normal((40, 9, 2))
-    ours = _OnlineWPE(taps=3, delay=1, alpha=0.99, channel=2, frequency_bins=9)
-    ref = OnlineWPE(taps=3, delay=1, alpha=0.99, channel=2, frequency_bins=9)
-    a = np.stack([ours.step_frame(f) for f in frames])
-    b = np.stack([ref.step_frame(f) for f in frames])
-    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    frames = rng.standard_normal((300, 9, channels)) + 1j * rng.standard_normal((300, 9, channels))
+    frames *= np.linspace(1.0, 0.01, 9)[None, :, None]
+    for start_block in (False, True):
+        ours = _OnlineWPE(taps=3, delay=1, alpha=0.999, channel=channels, frequency_bins=9)
+        ref = OnlineWPE(taps=3, delay=1, alpha=0.999, channel=channels, frequency_bins=9)
+        first = 5 if start_block else 0
+        a, b = [], []
+        if start_block:
+            a.append(ours.step_frame(frames[:5]))
+            b.append(ref.step_frame(frames[:5]))
+        a += [ours.step_frame(f) for f in frames[first:]]
+        b += [ref.step_frame(f) for f in frames[first:]]
+        np.testing.assert_allclose(np.stack(a), np.stack(b), rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(ours.inv_cov_now, ref.inv_cov, rtol=1e-8, atol=1e-8)
