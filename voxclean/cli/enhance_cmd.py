@@ -12,6 +12,7 @@ from rich.table import Table
 from voxclean.audio.io import AudioError, find_audio, info
 from voxclean.enhance import DEFAULT_METHOD, ENHANCERS
 from voxclean.enhance.apply import CHANNEL_POLICIES, enhance_file
+from voxclean.enhance.blend import with_blend
 
 console = Console(stderr=True)
 
@@ -56,17 +57,22 @@ def register(app: typer.Typer) -> None:
         block_seconds: float = typer.Option(20.0, help="Block size for long files (memory stays bounded)."),
         opt: list[str] = typer.Option([], "--opt", "-o", help="Method option KEY=VALUE (repeatable), e.g. "
                                       "-o atten_lim_db=12 -o highpass=auto."),
+        atten_lim_db: Optional[float] = typer.Option(None, "--atten-lim-db", help="Maximum suppression in dB "
+                                                     "(output >= input attenuated by this much), any method."),
+        mix: float = typer.Option(1.0, "--mix", min=0.0, max=1.0, help="Dry/wet: 1 = enhanced only, 0 = input only."),
     ) -> None:
         """Enhance a file or a whole folder. Keeps sample rate, length and channel count by default;
         never overwrites an input; a bad file is reported at the end (exit status 1) while the rest run."""
         if channels not in CHANNEL_POLICIES:
             raise typer.BadParameter(f"--channels must be one of {CHANNEL_POLICIES}")
         try:
-            enh = ENHANCERS.get(method, **parse_options(opt))
+            enh = with_blend(ENHANCERS.get(method, **parse_options(opt)), atten_lim_db, mix)
         except KeyError as exc:
             raise typer.BadParameter(str(exc.args[0])) from exc
         except TypeError as exc:  # an option the method does not take
             raise typer.BadParameter(f"{method}: {exc}") from exc
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
         pairs = plan_outputs(src, dst)
         inputs = {p.resolve() for p, _ in pairs}
         failures: list[tuple[Path, str]] = []
