@@ -219,3 +219,33 @@ def test_export_cli_writes_onnx_and_int8(tiny_weights, tmp_path):
     assert len(erb) == 2 and all(n.op_type == "MatMul" for n in erb)    # ... the ERB maps stay float
     r = CliRunner().invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
     assert r.exit_code != 0 and "exists" in r.output
+
+
+def test_colored_noise_has_the_drawn_slope():
+    from voxclean.enhance.neural.data import colored_noise
+    from scipy.signal import welch
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        x = colored_noise(rng, 64000)
+        r = np.random.default_rng(seed)
+        r.standard_normal(64000)
+        beta = r.uniform(0, 2)                                # colored_noise's second draw
+        f, p = welch(x, 16000, nperseg=1024)
+        band = (f > 100) & (f < 6000)
+        slope = np.polyfit(np.log10(f[band]), 10 * np.log10(p[band]), 1)[0]
+        assert abs(slope - (-10 * beta)) < 7.0      # dB/decade; the +-6 dB EQ tilts it by up to ~6
+
+
+def test_sampler_babble_is_speech_like_and_seeded():
+    from tests.conftest import need_data
+    from voxclean.enhance.neural.data import MixtureSampler
+    sp = str(need_data("speech", "cmu_arctic"))
+    s = MixtureSampler([sp], [str(need_data("noise", "hu100"))], snr=(0, 0), p_babble=1.0, p_reverb=0.0,
+                       p_bandlimit=0.0, segment_s=2.0)
+    y, d = s.example(3, 1)
+    y2, d2 = s.example(3, 1)
+    np.testing.assert_array_equal(y, y2)
+    n = y.astype(np.float64) - d
+    assert abs(10 * np.log10(np.mean(d.astype(np.float64) ** 2) / np.mean(n ** 2))) < 0.1   # SNR 0 dB
+    env = np.abs(n[: len(n) // 400 * 400]).reshape(-1, 400).mean(1)       # 25 ms envelope
+    assert env.std() / env.mean() > 0.2          # babble fluctuates, unlike stationary noise

@@ -7,7 +7,11 @@ a run is reproducible and a resumed run sees exactly the batches it would have s
     r, d   = s convolved with an RIR (prob. ``p_reverb``; measured from ``rir`` or a pyroomacoustics
              shoebox room from a pool simulated at start-up), aligned to the RIR peak; target d is the
              direct path (voxclean.degrade.reverb: +-2.5 ms around the peak), else r = d = s
-    n      = random looped segment of a training noise, gain from ``snr_gain`` for an SNR ~ U(snr)
+    n      = random looped segment of a training noise, gain from ``snr_gain`` for an SNR ~ U(snr);
+             with prob. ``p_babble`` instead synthetic babble (the sum of 3-8 other training utterances
+             at random levels: the corpora hold no babble, the commonest real noise) and with prob.
+             ``p_colored`` coloured Gaussian noise |N(f)| ~ f^(-beta/2), beta ~ U(0, 2) (white to brown),
+             with a random 4-band EQ of +-6 dB
     y      = r + g n;  optional band-limit (prob. ``p_bandlimit``: Butterworth low-pass at U(3.4, 7) kHz,
              applied to y and d alike, since a gain model cannot restore a missing band) and codec
              round trip (prob. ``p_codec``, y only; off by default because ffmpeg is slow)
@@ -35,11 +39,25 @@ def _audio(path: str) -> np.ndarray:
     return load_mono(path, SR)
 
 
+def colored_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
+    """Gaussian noise with power spectrum ~ f^(-beta), beta ~ U(0, 2), times a random smooth EQ
+    (4 log-spaced bands, +-6 dB, interpolated on a log-frequency axis)."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / sr)
+    f[0] = f[1]
+    beta = rng.uniform(0, 2)
+    knots = np.log([50, 400, 1500, 4000, sr / 2])
+    eq_db = rng.uniform(-6, 6, len(knots))
+    shape = f ** (-beta / 2) * 10 ** (np.interp(np.log(f), knots, eq_db) / 20)
+    return np.fft.irfft(spec * shape, n)
+
+
 class MixtureSampler:
     def __init__(self, speech: list[str], noise: list[str], rir: list[str] | None = None, *,
                  snr=(-5.0, 20.0), level_db=(-35.0, -15.0), segment_s: float = 3.0,
                  p_reverb: float = 0.3, p_sim_room: float = 0.5, n_sim_rooms: int = 16,
-                 p_bandlimit: float = 0.1, p_codec: float = 0.0, seed: int = 0):
+                 p_bandlimit: float = 0.1, p_codec: float = 0.0, p_babble: float = 0.0,
+                 p_colored: float = 0.0, seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
         self.noise = list_audio(list(noise), "noise")
         self.rir_files = list_audio(list(rir), "reverb") if rir else []
@@ -47,6 +65,7 @@ class MixtureSampler:
         self.length = int(round(segment_s * SR / 160)) * 160
         self.p_reverb, self.p_sim_room = p_reverb, p_sim_room
         self.p_bandlimit, self.p_codec = p_bandlimit, p_codec
+        self.p_babble, self.p_colored = p_babble, p_colored
         self.seed = seed
         self.rooms = self._simulate_rooms(n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
@@ -77,6 +96,14 @@ class MixtureSampler:
                 break
         return np.asarray(x, np.float64)
 
+    def _babble(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        out = np.zeros(n)
+        for _ in range(int(rng.integers(3, 9))):
+            x = self._speech(rng)[:n]
+            p = np.sqrt(np.mean(x ** 2)) + 1e-9
+            out[: len(x)] += x / p * 10 ** (rng.uniform(-6, 0) / 20)
+        return out
+
     def example(self, step: int, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(noisy, target) float32 of ``segment_s`` seconds for example ``i`` of step ``step``."""
         rng = np.random.default_rng([self.seed, step, i])
@@ -96,8 +123,14 @@ class MixtureSampler:
             hd = np.zeros_like(h)
             hd[a:b] = h[a:b]
             d = convolve_aligned(s, hd, peak)
-        noise = _audio(self.noise[int(rng.integers(len(self.noise)))])
-        seg = loop_segment(noise, int(rng.integers(len(noise))), len(r)).astype(np.float64)
+        u = rng.random()
+        if u < self.p_babble:
+            seg = self._babble(rng, len(r))
+        elif u < self.p_babble + self.p_colored:
+            seg = colored_noise(rng, len(r))
+        else:
+            noise = _audio(self.noise[int(rng.integers(len(self.noise)))])
+            seg = loop_segment(noise, int(rng.integers(len(noise))), len(r)).astype(np.float64)
         if np.mean(seg ** 2) <= 0:
             seg = rng.standard_normal(len(r)) * 1e-3
         y = r + snr_gain(r, seg, rng.uniform(*self.snr)) * seg

@@ -6,7 +6,7 @@ Config (see ``configs/neural_small.yaml``)::
     model: {erb_bands, hidden, layers, df_bins, df_order}            -> ModelConfig (arch "erbdf")
            or {arch: unet | convtasnet | dccrn, ...arguments}         -> voxclean.enhance.neural.arch
     data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
-            p_sim_room, n_sim_rooms, p_bandlimit, p_codec}            -> MixtureSampler
+            p_sim_room, n_sim_rooms, p_bandlimit, p_codec, p_babble, p_colored}            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
             w_spec, w_sisdr, w_vad, max_minutes, init (checkpoint whose weights start a new run)}
     valid: {dir: paired folder (manifest.jsonl, clean/, noisy/), n: pairs}
@@ -139,7 +139,8 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
                              level_db=dc.get("level_db", (-35, -15)), segment_s=dc.get("segment_s", 3.0),
                              p_reverb=dc.get("p_reverb", 0.3), p_sim_room=dc.get("p_sim_room", 0.5),
                              n_sim_rooms=dc.get("n_sim_rooms", 16), p_bandlimit=dc.get("p_bandlimit", 0.1),
-                             p_codec=dc.get("p_codec", 0.0), seed=seed)
+                             p_codec=dc.get("p_codec", 0.0), p_babble=dc.get("p_babble", 0.0),
+                             p_colored=dc.get("p_colored", 0.0), seed=seed)
     valid = load_valid(vc["dir"], int(vc.get("n", 20))) if vc.get("dir") and Path(vc["dir"]).exists() else []
     spe, epochs = int(tc.get("steps_per_epoch", 500)), int(tc.get("epochs", 10))
     total_steps = spe * epochs
