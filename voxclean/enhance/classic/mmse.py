@@ -47,6 +47,11 @@ Hard noise: ``highpass="auto"`` (adaptive wind/rumble high-pass) or a fixed cut-
 runs the AR click remover (:class:`~voxclean.enhance.classic.hard_noise.DeclickStream`) as a time-domain
 pre-stage. Both are causal (the declicker adds a fixed look-ahead), so streaming still equals offline.
 
+Offline: ``noise_init="file"`` starts the MMSE tracker from the quietest 20 % of the frames of the whole
+input (two passes, non-causal; :class:`~voxclean.enhance.base.SpectralEnhancer`). On 160 training
+mixtures at 0/5 dB (8 kHz, two seeds of ``scripts/tune_mmse.py``'s set) it raised the NB-PESQ gain of
+logmmse from +0.203/+0.209 to +0.235/+0.232, mostly on mixtures that start with speech.
+
 Defaults (``a = 0.95``, ``G_min = -18 dB``, ``xi_min = -25 dB``, ``q = 0.3``, 64 ms frames with 75 %
 overlap) were chosen on *training* mixtures only (LibriSpeech train-clean-100 + UrbanSound8K/Hu100 noise
 at 8 kHz, 0 and 5 dB; ``scripts/tune_mmse.py``), never on NOIZEUS or development folders. On 120 such
@@ -303,7 +308,10 @@ class _MmseBase(SpectralEnhancer):
                  spu: bool = True, q: float | str = 0.3, frame_ms: float = 64.0, overlap: int = 4,
                  declick: bool = False, highpass: str | float | None = None,
                  noise_xi_h1_db: float = 15.0, noise_tau_s: float = 0.0717, snr: str = "dd",
-                 tcs: dict | None = None, noise: str = "mmse"):
+                 tcs: dict | None = None, noise: str = "mmse", noise_init: str = "frames"):
+        self.noise_init = self._check_noise_init(noise_init)
+        if noise_init == "file" and (declick or noise != "mmse"):
+            raise ValueError(f"{self.name}: noise_init='file' works with the MMSE tracker and without declick")
         self.alpha_dd = alpha_dd
         self.xi_min = 10 ** (xi_min_db / 10)
         self.gain_min = 10 ** (-atten_lim_db / 20)
@@ -332,7 +340,7 @@ class _MmseBase(SpectralEnhancer):
 
     def stream(self, sr: int):
         st = super().stream(sr)
-        if not self.declick:
+        if not self.declick or self.noise_init == "file":
             return st
         return ChainStream([DeclickStream(sr), st])
 

@@ -12,7 +12,9 @@ periodogram ``|Y|^2`` and the previous estimate ``s2 = sigma_N^2(l-1)``:
 
 with a fixed a-priori SNR under speech presence ``xi_H1 = 15 dB`` and a smoothing constant given as
 a time constant (0.8 at a 16 ms hop in the paper, i.e. ~72 ms) so the tracker behaves the same at
-every sample rate. The first ``init_frames`` frames initialise the estimate by their running mean.
+every sample rate. The first ``init_frames`` frames initialise the estimate by their running mean,
+unless :meth:`MmseNoiseTracker.preset` gives a starting estimate (e.g. :func:`quiet_frames_psd` of the
+whole file, for offline use).
 """
 from __future__ import annotations
 
@@ -30,6 +32,11 @@ class MmseNoiseTracker:
         self.spp = np.zeros(n_bins)
         self._seen = 0
 
+    def preset(self, psd: np.ndarray) -> None:
+        """Start from ``psd`` instead of averaging the first ``init_frames`` frames."""
+        self.noise = np.maximum(np.asarray(psd, np.float64).copy(), 1e-12)
+        self._seen = self.init_frames
+
     def update(self, power: np.ndarray) -> np.ndarray:
         """Feed one periodogram frame ``|Y|^2``; returns the updated noise PSD estimate."""
         if self._seen < self.init_frames:
@@ -46,3 +53,14 @@ class MmseNoiseTracker:
         expected = (1.0 - p) * power + p * self.noise
         self.noise = np.maximum(self.alpha * self.noise + (1.0 - self.alpha) * expected, 1e-12)
         return self.noise
+
+
+def quiet_frames_psd(power: np.ndarray, fraction: float = 0.2, min_frames: int = 3) -> np.ndarray:
+    """Noise PSD of a whole recording: the mean periodogram of its quietest ``fraction`` of frames
+    (by frame energy), ``power`` of shape (frames, bins). A two-pass, offline starting point for a
+    tracker: a recording that starts with speech otherwise begins with speech in its noise estimate.
+    ``fraction = 0.2`` was chosen on training mixtures (0.1-0.3 within 0.005 NB-PESQ)."""
+    power = np.atleast_2d(power)
+    k = min(max(int(len(power) * fraction), min_frames), len(power))
+    quiet = np.argsort(power.sum(axis=1), kind="stable")[:k]
+    return power[quiet].mean(axis=0)

@@ -16,7 +16,9 @@ square-root-Hann frames with 75 % overlap) were chosen on *training* mixtures (L
 train-clean-100 + UrbanSound8K/Hu100 noise, -5..15 dB): 32 ms/50 % frames and ``a = 0.98`` gave
 0.02-0.08 lower WB-PESQ there; a TSNR second step, an SPP-weighted gain and noise over-estimation
 were tried and did not help. The processing is causal; algorithmic latency is ``n_fft - hop``
-samples (48 ms at the default frame size).
+samples (48 ms at the default frame size). ``noise_init="file"`` makes it offline and two-pass (the
+noise tracker starts from the quietest 20 % of the frames of the whole input; see
+:class:`~voxclean.enhance.base.SpectralEnhancer`).
 """
 from __future__ import annotations
 
@@ -57,8 +59,9 @@ class Wiener(SpectralEnhancer):
     name = "wiener"
 
     def __init__(self, alpha_dd: float = 0.95, xi_min_db: float = -25.0, atten_lim_db: float = 18.0,
-                 frame_ms: float = 64.0, overlap: int = 4):
+                 frame_ms: float = 64.0, overlap: int = 4, noise_init: str = "frames"):
         self.frame_ms, self.overlap = frame_ms, overlap
+        self.noise_init = self._check_noise_init(noise_init)
         self.alpha_dd = alpha_dd
         self.xi_min = 10 ** (xi_min_db / 10)
         self.gain_min = 10 ** (-atten_lim_db / 20)
