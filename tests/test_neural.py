@@ -249,3 +249,27 @@ def test_sampler_babble_is_speech_like_and_seeded():
     assert abs(10 * np.log10(np.mean(d.astype(np.float64) ** 2) / np.mean(n ** 2))) < 0.1   # SNR 0 dB
     env = np.abs(n[: len(n) // 400 * 400]).reshape(-1, 400).mean(1)       # 25 ms envelope
     assert env.std() / env.mean() > 0.2          # babble fluctuates, unlike stationary noise
+
+
+def test_onnx_backend_equals_torch_backend(tiny_weights, tmp_path):
+    """The torch-free backend (onnxruntime on the exported graph) gives the torch backend's output,
+    offline and streamed, with the VAD, atten_lim_db and mix."""
+    import shutil
+
+    from voxclean.enhance.neural import enhancer as enh_mod
+    from voxclean.enhance.neural.export import export_onnx
+    assert (enh_mod.N_FFT, enh_mod.HOP) == (N_FFT, HOP)
+    w = tmp_path / "tiny.pt"
+    shutil.copy(tiny_weights, w)
+    export_onnx(enh_mod.load_model(str(w)), tmp_path / "tiny.onnx")
+    x = _speechlike(SR * 2 + 77, seed=4)
+    for kw in ({}, {"atten_lim_db": 6.0, "mix": 0.8}):
+        t = NeuralEnhancer(weights=str(w), backend="torch", **kw)
+        o = NeuralEnhancer(weights=str(w), backend="onnx", **kw)
+        np.testing.assert_allclose(o.enhance(x, SR), t.enhance(x, SR), atol=2e-5)
+        np.testing.assert_allclose(o.vad(x, SR), t.vad(x, SR), atol=1e-5)
+        st = o.stream(SR)
+        y = np.concatenate([st.push(x[:1234]), st.push(x[1234:]), st.flush()])
+        np.testing.assert_allclose(y, t.enhance(x, SR), atol=2e-5)
+    with pytest.raises(FileNotFoundError, match="onnx"):
+        NeuralEnhancer(weights=str(tiny_weights.with_name("missing.pt")), backend="onnx")

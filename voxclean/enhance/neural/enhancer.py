@@ -19,6 +19,11 @@
 
 Weights: ``weights`` names a file, or one of the packaged ``voxclean/enhance/neural/weights/*.pt``
 (default ``neural_small``, trained by ``voxclean train configs/neural_small.yaml``).
+
+Backends: ``backend="torch"`` runs the checkpoint with PyTorch; ``backend="onnx"`` runs the exported
+graph (``<weights>.onnx`` beside the ``.pt``, made by ``voxclean export --onnx``) with onnxruntime, a
+core dependency, so the default enhancer works without torch; ``"auto"`` (default) takes torch when it
+is installed and the ONNX file otherwise. Both give the same output to float rounding (tested).
 """
 from __future__ import annotations
 
@@ -31,17 +36,24 @@ from voxclean.audio.stft import StftStream
 from voxclean.enhance.base import ENHANCERS
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+N_FFT, HOP = 320, 160          # voxclean.enhance.neural.model's framing (without importing torch)
 DEFAULT_WEIGHTS = "neural_small"
 
 
-def weights_path(weights: str | Path) -> Path:
+def weights_path(weights: str | Path, suffix: str = ".pt") -> Path:
     p = Path(weights)
-    if p.suffix != ".pt":
-        p = WEIGHTS_DIR / f"{weights}.pt"
+    if p.suffix not in (".pt", ".onnx"):
+        p = WEIGHTS_DIR / f"{weights}{suffix}"
+    p = p.with_suffix(suffix)
     if not p.is_file():
-        known = ", ".join(sorted(q.stem for q in WEIGHTS_DIR.glob("*.pt"))) or "none"
+        known = ", ".join(sorted(q.name for q in WEIGHTS_DIR.glob(f"*{suffix}"))) or "none"
         raise FileNotFoundError(f"neural: weights {p} not found (packaged: {known})")
     return p
+
+
+def _has_torch() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("torch") is not None
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,6 +99,27 @@ class NeuralProcessor:
         return out
 
 
+class OnnxNeuralProcessor:
+    """The same contract as :class:`NeuralProcessor`, on onnxruntime (see module docstring)."""
+
+    def __init__(self, path: Path, lim: float, mix: float):
+        from voxclean.enhance.neural.export import OnnxStreamProcessor
+        self.inner = OnnxStreamProcessor(path, threads=1, frame_by_frame=False)
+        self.lim, self.mix = lim, mix
+
+    @property
+    def vad(self) -> list[float]:
+        return self.inner.vad
+
+    def process(self, spec: np.ndarray) -> np.ndarray:
+        out = self.inner.process(spec.astype(np.complex128))
+        if self.lim:
+            out = out + self.lim * (spec - out)
+        if self.mix != 1.0:
+            out = self.mix * out + (1.0 - self.mix) * spec
+        return out
+
+
 class NeuralStream(StftStream):
     @property
     def vad(self) -> np.ndarray:
@@ -102,25 +135,36 @@ class NeuralEnhancer:
     causal = True
     latency_ms = 20.0
 
-    def __init__(self, weights: str = DEFAULT_WEIGHTS, atten_lim_db: float | None = None, mix: float = 1.0):
-        try:
-            import torch  # noqa: F401
-        except ModuleNotFoundError as exc:
-            raise ModuleNotFoundError("neural: needs torch; pip install 'voxclean[neural]'", name=exc.name) from None
+    def __init__(self, weights: str = DEFAULT_WEIGHTS, atten_lim_db: float | None = None, mix: float = 1.0,
+                 backend: str = "auto"):
+        if backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"neural: backend must be 'auto', 'torch' or 'onnx', not {backend!r}")
         if not 0.0 <= float(mix) <= 1.0:
             raise ValueError(f"neural: mix must be in [0, 1], got {mix}")
         if atten_lim_db is not None and float(atten_lim_db) < 0:
             raise ValueError(f"neural: atten_lim_db must be >= 0, got {atten_lim_db}")
-        self.model = load_model(weights)
+        if backend == "auto":
+            backend = "torch" if _has_torch() else "onnx"
+        if backend == "torch":
+            if not _has_torch():
+                raise ModuleNotFoundError("neural: backend 'torch' needs torch; pip install 'voxclean[neural]' "
+                                          "or use backend='onnx'", name="torch")
+            self.model = load_model(weights)
+            self.onnx_path = None
+        else:
+            self.model = None
+            self.onnx_path = weights_path(weights, ".onnx")
+        self.backend = backend
         self.weights = weights
         self.lim = 0.0 if atten_lim_db is None else 10 ** (-float(atten_lim_db) / 20)
         self.mix = float(mix)
 
     def stream(self, sr: int) -> NeuralStream:
-        from voxclean.enhance.neural.model import HOP, N_FFT
         if sr != self.sample_rate:
             raise ValueError(f"neural: streams run at 16000 Hz, got {sr}; resample (voxclean.audio.resample."
                              "StreamResampler) or use voxclean.enhance.apply.enhance_file")
+        if self.backend == "onnx":
+            return NeuralStream(OnnxNeuralProcessor(self.onnx_path, self.lim, self.mix), N_FFT, HOP)
         return NeuralStream(NeuralProcessor(self.model, self.lim, self.mix), N_FFT, HOP)
 
     def _run(self, x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:

@@ -62,10 +62,12 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
 
 
 class OnnxStreamProcessor:
-    """A :class:`voxclean.audio.stft.FrameProcessor` running an exported model frame by frame with
-    onnxruntime, carrying the state outputs back into the inputs."""
+    """A :class:`voxclean.audio.stft.FrameProcessor` running an exported model with onnxruntime,
+    carrying the state outputs back into the inputs. ``frame_by_frame`` runs one frame per call (what
+    a real-time caller does); otherwise every frame a push delivers goes in one call (offline speed),
+    with the same result to float rounding."""
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = 1):
+    def __init__(self, path: str | os.PathLike, threads: int | None = 1, frame_by_frame: bool = True):
         import onnxruntime as ort
         so = ort.SessionOptions()
         if threads:
@@ -75,8 +77,14 @@ class OnnxStreamProcessor:
         self.h = np.zeros(shapes["h"], np.float32)
         self.hist = np.zeros(shapes["hist"], np.float32)
         self.vad: list[float] = []
+        self.frame_by_frame = frame_by_frame
 
     def process(self, spec: np.ndarray) -> np.ndarray:
+        if not self.frame_by_frame:
+            x = np.stack([spec.real, spec.imag], -1).astype(np.float32)[None]
+            enh, vad, self.h, self.hist = self.sess.run(OUTPUTS, {"spec": x, "h": self.h, "hist": self.hist})
+            self.vad.extend(vad[0].tolist())
+            return (enh[0, ..., 0] + 1j * enh[0, ..., 1]).astype(spec.dtype)
         out = np.empty_like(spec)
         for t in range(spec.shape[0]):
             x = np.stack([spec[t].real, spec[t].imag], -1).astype(np.float32)[None, None]
