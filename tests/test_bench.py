@@ -187,3 +187,15 @@ def test_combined_group_keys_give_one_cell_per_combination_in_numeric_order():
                                 "methods": ["noisy", "x"], "n_audio_s": 24.0},
                    "summary": summ, "n_pairs": 24, "created": "now", "environment": {"cpu": "cpu"}})
     assert "| noise+snr | noisy | x |" in md and "| car 15 | 1.50 | 2.50 |" in md
+
+
+def test_method_labels_carry_options(tmp_path):
+    from voxclean.bench.runner import _build, parse_method
+    assert parse_method("logmmse:noise_init=file:atten_lim_db=12") == ("logmmse", {"noise_init": "file",
+                                                                                  "atten_lim_db": 12})
+    assert parse_method("wiener") == ("wiener", {})
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_method("wiener:oops")
+    built = _build(["noisy", "wiener:atten_lim_db=6", "wiener"], {})
+    assert set(built) == {"wiener:atten_lim_db=6", "wiener"}
+    assert built["wiener:atten_lim_db=6"].gain_min == pytest.approx(10 ** (-6 / 20))

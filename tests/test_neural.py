@@ -198,6 +198,17 @@ def test_other_architectures_are_small_causal_and_train(arch, tmp_path):
     out = train(cfg, out=tmp_path / arch)
     ck = torch.load(out / "last.pt", weights_only=False)
     assert ck["step"] == 1 and ck["model_config"]["arch"] == arch
+    enh = ENHANCERS.get("neural-arch", weights=str(out / "last.pt"))   # the checkpoint as a method
+    x8 = _speechlike(8000, seed=2)
+    y8 = enh.enhance(x8, 8000)
+    assert y8.shape == x8.shape and np.isfinite(y8).all()
+    with pytest.raises(ValueError, match="neural.arch"):
+        ENHANCERS.get("neural-arch", weights=str(out.parent / "tiny_se.pt")) if _save_se(out.parent) else None
+
+
+def _save_se(folder: Path) -> bool:
+    torch.save({"model": NeuralSE(TINY).state_dict(), "model_config": TINY.to_dict()}, folder / "tiny_se.pt")
+    return True
 
 
 def test_export_cli_writes_onnx_and_int8(tiny_weights, tmp_path):

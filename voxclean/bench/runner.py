@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import os
 import platform
 import time
@@ -83,9 +84,28 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def parse_method(label: str) -> tuple[str, dict]:
+    """``"NAME:KEY=VALUE:KEY=VALUE"`` -> (NAME, options); values are read as YAML scalars, e.g.
+    ``neural:weights=out/train/last.pt`` or ``logmmse:noise_init=file:atten_lim_db=12``."""
+    import yaml
+    name, *parts = str(label).split(":")
+    opts = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"method {label!r}: options are KEY=VALUE after the name, separated by ':'")
+        opts[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return name.strip(), opts
+
+
 def _build(methods: list[str], method_kwargs: dict[str, dict]) -> dict[str, Any]:
     from voxclean.enhance import ENHANCERS
-    return {m: ENHANCERS.get(m, **method_kwargs.get(m, {})) for m in methods if m != NOISY}
+    out = {}
+    for m in methods:
+        if m != NOISY:
+            name, opts = parse_method(m)
+            out[m] = ENHANCERS.get(name, **{**opts, **method_kwargs.get(m, {})})
+    return out
 
 
 def _load_partial(path: Path, settings: dict) -> dict[tuple[str, str], dict]:
@@ -228,7 +248,8 @@ def _run_one(pair, method, enh, apply, score_pair, metrics, align, clean, noisy,
     scores = score_pair(clean, y, sr, **kwargs)
     row.update({k: float(v) for k, v in scores.items()})
     if save_audio and out is not None and enh is not None:
-        save(out / "audio" / method / Path(pair.name).with_suffix(".wav"), y, sr)
+        folder = re.sub(r"[^A-Za-z0-9._=-]+", "_", method)        # labels may hold ':' and '/'
+        save(out / "audio" / folder / Path(pair.name).with_suffix(".wav"), y, sr)
     return row
 
 

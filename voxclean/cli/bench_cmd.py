@@ -28,8 +28,9 @@ def register(app: typer.Typer) -> None:
         set_dir: Path = typer.Argument(..., help="Paired set: SET/clean and SET/noisy (matched by "
                                                  "name; NOIZEUS layout understood)."),
         methods: str = typer.Option(DEFAULT_METHOD, "--methods", "-m",
-                                    help="Comma-separated methods (see `voxclean methods`); the "
-                                         "unprocessed 'noisy' row is always added."),
+                                    help="Comma-separated methods (see `voxclean methods`), each "
+                                         "optionally NAME:KEY=VALUE:..., e.g. logmmse:noise_init=file; "
+                                         "the unprocessed 'noisy' row is always added."),
         peers: bool = typer.Option(False, "--peers", help="Add the installed peer systems: "
                                    + ", ".join(PEERS) + " (pip install 'voxclean\\[peers]')."),
         metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics "
@@ -62,7 +63,11 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[yellow]peers not installed, skipped: {', '.join(missing)} "
                               "(pip install 'voxclean[peers]')")
             names += [p for p in have if p not in names]
-        unknown = [m for m in names if m != "noisy" and m not in ENHANCERS]
+        from voxclean.bench.runner import parse_method
+        try:
+            unknown = [m for m in names if m != "noisy" and parse_method(m)[0] not in ENHANCERS]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--methods") from exc
         if unknown:
             raise typer.BadParameter(f"unknown method(s) {', '.join(unknown)}; available: "
                                      f"{', '.join(ENHANCERS.names())}", param_hint="--methods")

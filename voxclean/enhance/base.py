@@ -119,5 +119,6 @@ ENHANCERS = Registry("enhancement method", modules=[
     "voxclean.enhance.classic.beamform",
     "voxclean.bench.peers",
     "voxclean.enhance.neural.enhancer",
+    "voxclean.enhance.neural.arch_enhancer",
 ])
 DEFAULT_METHOD = "wiener"

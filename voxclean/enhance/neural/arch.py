@@ -1,8 +1,8 @@
 """Other architectures of seed 001 §5 in small causal configurations, trainable by the same pipeline
 (``model: {arch: unet | convtasnet | dccrn, ...}`` in a ``voxclean train`` config). Every model maps a
 batch of waveforms to enhanced waveforms of the same length: ``forward_wave(x (B, L)) -> (y, None)``.
-They are offline modules (no carried state, no ``neural`` Enhancer yet) and none has been trained in
-this repository so far.
+They are offline modules (no carried state); a checkpoint runs as the ``neural-arch`` method
+(:mod:`voxclean.enhance.neural.arch_enhancer`) in ``voxclean bench`` / ``enhance``.
 
 * :class:`UNetMask` -- U-Net masking (Ronneberger et al. 2015; as a spectral mask, e.g. Jansson et al.
   2017): the compressed magnitude ``|X|^0.3`` of the 320/160 STFT goes through a conv encoder that

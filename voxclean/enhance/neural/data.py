@@ -11,7 +11,11 @@ a run is reproducible and a resumed run sees exactly the batches it would have s
              with prob. ``p_babble`` instead synthetic babble (the sum of 3-8 other training utterances
              at random levels: the corpora hold no babble, the commonest real noise) and with prob.
              ``p_colored`` coloured Gaussian noise |N(f)| ~ f^(-beta/2), beta ~ U(0, 2) (white to brown),
-             with a random 4-band EQ of +-6 dB
+             with a random 4-band EQ of +-6 dB. Real noises can be augmented (each with its own
+             probability): played at a random speed U(0.7, 1.4) (``p_noise_speed``), mixed with a second
+             noise 0-10 dB below (``p_noise_mix``), randomly equalised +-9 dB (``p_noise_eq``); the
+             speech itself can be equalised +-4 dB (``p_speech_eq``, target and input alike: a
+             microphone colour the model must keep, not undo)
     y      = r + g n;  optional band-limit (prob. ``p_bandlimit``: Butterworth low-pass at U(3.4, 7) kHz,
              applied to y and d alike, since a gain model cannot restore a missing band) and codec
              round trip (prob. ``p_codec``, y only; off by default because ffmpeg is slow)
@@ -52,12 +56,24 @@ def colored_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
     return np.fft.irfft(spec * shape, n)
 
 
+def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, sr: int = SR) -> np.ndarray:
+    """``x`` through a random smooth EQ: gains ~ U(-max_db, max_db) at 5 log-spaced knots (100 Hz to
+    Nyquist), interpolated on a log-frequency axis (zero-phase, applied in the DFT domain)."""
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1 / sr)
+    f[0] = f[1] if len(f) > 1 else 1.0
+    knots = np.log(np.geomspace(100, sr / 2, 5))
+    gain = 10 ** (np.interp(np.log(f), knots, rng.uniform(-max_db, max_db, len(knots))) / 20)
+    return np.fft.irfft(spec * gain, len(x))
+
+
 class MixtureSampler:
     def __init__(self, speech: list[str], noise: list[str], rir: list[str] | None = None, *,
                  snr=(-5.0, 20.0), level_db=(-35.0, -15.0), segment_s: float = 3.0,
                  p_reverb: float = 0.3, p_sim_room: float = 0.5, n_sim_rooms: int = 16,
                  p_bandlimit: float = 0.1, p_codec: float = 0.0, p_babble: float = 0.0,
-                 p_colored: float = 0.0, seed: int = 0):
+                 p_colored: float = 0.0, p_noise_speed: float = 0.0, p_noise_mix: float = 0.0,
+                 p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
         self.noise = list_audio(list(noise), "noise")
         self.rir_files = list_audio(list(rir), "reverb") if rir else []
@@ -66,6 +82,8 @@ class MixtureSampler:
         self.p_reverb, self.p_sim_room = p_reverb, p_sim_room
         self.p_bandlimit, self.p_codec = p_bandlimit, p_codec
         self.p_babble, self.p_colored = p_babble, p_colored
+        self.p_noise_speed, self.p_noise_mix, self.p_noise_eq = p_noise_speed, p_noise_mix, p_noise_eq
+        self.p_speech_eq = p_speech_eq
         self.seed = seed
         self.rooms = self._simulate_rooms(n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
@@ -104,10 +122,32 @@ class MixtureSampler:
             out[: len(x)] += x / p * 10 ** (rng.uniform(-6, 0) / 20)
         return out
 
+    def _real_noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """A looped segment of a training noise; with the augmentation probabilities set, played at a
+        random speed (pitch and tempo together), mixed with a second noise, and/or randomly equalised."""
+        speed = rng.uniform(0.7, 1.4) if self.p_noise_speed and rng.random() < self.p_noise_speed else 1.0
+        noise = _audio(self.noise[int(rng.integers(len(self.noise)))])
+        m = int(np.ceil(n * speed)) + 1
+        seg = loop_segment(noise, int(rng.integers(len(noise))), m).astype(np.float64)
+        if speed != 1.0:
+            seg = np.interp(np.arange(n) * speed, np.arange(m), seg)
+        seg = seg[:n]
+        if self.p_noise_mix and rng.random() < self.p_noise_mix:
+            other = _audio(self.noise[int(rng.integers(len(self.noise)))])
+            o = loop_segment(other, int(rng.integers(len(other))), n).astype(np.float64)
+            p_s, p_o = np.mean(seg ** 2), np.mean(o ** 2)
+            if p_s > 0 and p_o > 0:
+                seg = seg + o * np.sqrt(p_s / p_o) * 10 ** (rng.uniform(-10, 0) / 20)
+        if self.p_noise_eq and rng.random() < self.p_noise_eq:
+            seg = random_eq(rng, seg, 9.0)
+        return seg
+
     def example(self, step: int, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(noisy, target) float32 of ``segment_s`` seconds for example ``i`` of step ``step``."""
         rng = np.random.default_rng([self.seed, step, i])
         s = self._speech(rng)
+        if self.p_speech_eq and rng.random() < self.p_speech_eq:
+            s = random_eq(rng, s, 4.0)
         active = np.abs(s) > 0
         rms = np.sqrt(np.mean(s[active] ** 2)) if active.any() else 1.0
         s = s * (10 ** (rng.uniform(*self.level_db) / 20) / max(rms, 1e-8))
@@ -129,8 +169,7 @@ class MixtureSampler:
         elif u < self.p_babble + self.p_colored:
             seg = colored_noise(rng, len(r))
         else:
-            noise = _audio(self.noise[int(rng.integers(len(self.noise)))])
-            seg = loop_segment(noise, int(rng.integers(len(noise))), len(r)).astype(np.float64)
+            seg = self._real_noise(rng, len(r))
         if np.mean(seg ** 2) <= 0:
             seg = rng.standard_normal(len(r)) * 1e-3
         y = r + snr_gain(r, seg, rng.uniform(*self.snr)) * seg
