@@ -284,3 +284,13 @@ def test_onnx_backend_equals_torch_backend(tiny_weights, tmp_path):
         np.testing.assert_allclose(y, t.enhance(x, SR), atol=2e-5)
     with pytest.raises(FileNotFoundError, match="onnx"):
         NeuralEnhancer(weights=str(tiny_weights.with_name("missing.pt")), backend="onnx")
+
+
+def test_rumble_noise_lives_below_300_hz():
+    from scipy.signal import welch
+
+    from voxclean.enhance.neural.data import rumble_noise
+    for seed in range(5):
+        x = rumble_noise(np.random.default_rng(seed), 48000)
+        f, p = welch(x, 16000, nperseg=2048)
+        assert np.isfinite(x).all() and p[f < 300].sum() / p.sum() > 0.9

@@ -11,7 +11,8 @@ a run is reproducible and a resumed run sees exactly the batches it would have s
              with prob. ``p_babble`` instead synthetic babble (the sum of 3-8 other training utterances
              at random levels: the corpora hold no babble, the commonest real noise) and with prob.
              ``p_colored`` coloured Gaussian noise |N(f)| ~ f^(-beta/2), beta ~ U(0, 2) (white to brown),
-             with a random 4-band EQ of +-6 dB. Real noises can be augmented (each with its own
+             with a random 4-band EQ of +-6 dB, and with prob. ``p_rumble`` synthetic wind/traffic
+             rumble (:func:`rumble_noise`). Real noises can be augmented (each with its own
              probability): played at a random speed U(0.7, 1.4) (``p_noise_speed``), mixed with a second
              noise 0-10 dB below (``p_noise_mix``), randomly equalised +-9 dB (``p_noise_eq``); the
              speech itself can be equalised +-4 dB (``p_speech_eq``, target and input alike: a
@@ -56,6 +57,28 @@ def colored_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
     return np.fft.irfft(spec * shape, n)
 
 
+def rumble_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
+    """Wind / traffic / engine rumble: brown noise through a 2nd-4th order Butterworth low-pass at
+    U(60, 500) Hz, with gusts (the level follows a random envelope smoothed below U(0.2, 2) Hz, depth
+    U(0, 1)) and, with probability 1/3, mains hum (50 or 60 Hz and 2-6 harmonics). Real recordings of
+    this kind put > 90 % of their energy below 300 Hz, where speech has its fundamental."""
+    x = np.cumsum(rng.standard_normal(n))
+    x -= np.linspace(x[0], x[-1], n)                       # no drift
+    sos = butter(int(rng.integers(2, 5)), rng.uniform(60, 500), fs=sr, output="sos")
+    x = sosfilt(sos, x)
+    env_sos = butter(2, rng.uniform(0.2, 2.0), fs=sr, output="sos")
+    env = sosfilt(env_sos, rng.standard_normal(n))
+    env = env / (np.max(np.abs(env)) + 1e-12)
+    x = x * (1.0 + rng.uniform(0, 1) * env)
+    if rng.random() < 1 / 3:
+        f0 = float(rng.choice([50.0, 60.0]))
+        t = np.arange(n) / sr
+        hum = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 2 * np.pi))
+                  for k in range(1, int(rng.integers(2, 7)) + 1))
+        x = x / (np.std(x) + 1e-12) + rng.uniform(0.1, 1.0) * hum / (np.std(hum) + 1e-12)
+    return x
+
+
 def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, sr: int = SR) -> np.ndarray:
     """``x`` through a random smooth EQ: gains ~ U(-max_db, max_db) at 5 log-spaced knots (100 Hz to
     Nyquist), interpolated on a log-frequency axis (zero-phase, applied in the DFT domain)."""
@@ -73,7 +96,7 @@ class MixtureSampler:
                  p_reverb: float = 0.3, p_sim_room: float = 0.5, n_sim_rooms: int = 16,
                  p_bandlimit: float = 0.1, p_codec: float = 0.0, p_babble: float = 0.0,
                  p_colored: float = 0.0, p_noise_speed: float = 0.0, p_noise_mix: float = 0.0,
-                 p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, seed: int = 0):
+                 p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, p_rumble: float = 0.0, seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
         self.noise = list_audio(list(noise), "noise")
         self.rir_files = list_audio(list(rir), "reverb") if rir else []
@@ -83,7 +106,7 @@ class MixtureSampler:
         self.p_bandlimit, self.p_codec = p_bandlimit, p_codec
         self.p_babble, self.p_colored = p_babble, p_colored
         self.p_noise_speed, self.p_noise_mix, self.p_noise_eq = p_noise_speed, p_noise_mix, p_noise_eq
-        self.p_speech_eq = p_speech_eq
+        self.p_speech_eq, self.p_rumble = p_speech_eq, p_rumble
         self.seed = seed
         self.rooms = self._simulate_rooms(n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
@@ -168,6 +191,8 @@ class MixtureSampler:
             seg = self._babble(rng, len(r))
         elif u < self.p_babble + self.p_colored:
             seg = colored_noise(rng, len(r))
+        elif u < self.p_babble + self.p_colored + self.p_rumble:
+            seg = rumble_noise(rng, len(r))
         else:
             seg = self._real_noise(rng, len(r))
         if np.mean(seg ** 2) <= 0:
