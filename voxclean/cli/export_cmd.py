@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     def export_cmd(
         onnx: Path = typer.Option(..., "--onnx", help="Output .onnx file (inputs spec, h, hist; outputs enh, vad, "
                                   "h_out, hist_out)."),
-        weights: str = typer.Option("neural_small", "--weights", help="Packaged weights name or a .pt checkpoint."),
+        weights: str = typer.Option("neural_v3", "--weights", help="Packaged weights name or a .pt checkpoint."),
         int8: Optional[Path] = typer.Option(None, "--int8", help="Also write an int8 dynamically quantised copy here."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
         check: bool = typer.Option(True, "--check/--no-check", help="Compare onnxruntime with PyTorch on 2 s of noise."),

@@ -18,7 +18,8 @@
   probabilities of the frames it has processed as ``stream.vad``.
 
 Weights: ``weights`` names a file, or one of the packaged ``voxclean/enhance/neural/weights/*.pt``
-(default ``neural_small``, trained by ``voxclean train configs/neural_small.yaml``).
+(default ``neural_v3``, trained by ``voxclean train configs/neural_v3.yaml``; ``neural_small``, the first
+model, is kept for comparison).
 
 Backends: ``backend="torch"`` runs the checkpoint with PyTorch; ``backend="onnx"`` runs the exported
 graph (``<weights>.onnx`` beside the ``.pt``, made by ``voxclean export --onnx``) with onnxruntime, a
@@ -37,7 +38,7 @@ from voxclean.enhance.base import ENHANCERS
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 N_FFT, HOP = 320, 160          # voxclean.enhance.neural.model's framing (without importing torch)
-DEFAULT_WEIGHTS = "neural_small"
+DEFAULT_WEIGHTS = "neural_v3"
 
 
 def weights_path(weights: str | Path, suffix: str = ".pt") -> Path:
@@ -126,9 +127,9 @@ class NeuralStream(StftStream):
         return np.asarray(self.processor.vad, np.float32)
 
 
-@ENHANCERS.register("neural", "small causal neural enhancer: ERB gains + deep filter, GRU (16 kHz, 20 ms latency, torch)")
+@ENHANCERS.register("neural", "small causal neural enhancer: ERB gains + deep filter, GRU (16 kHz, 20 ms latency; torch or onnxruntime)")
 class NeuralEnhancer:
-    """Causal ERB-gain + deep-filter GRU model (~0.27 M parameters) trained on voxclean mixtures."""
+    """Causal ERB-gain + deep-filter GRU model (0.56 M parameters with the default weights) trained on voxclean mixtures."""
 
     name = "neural"
     sample_rate = 16000
