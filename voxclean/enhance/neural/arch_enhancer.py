@@ -46,16 +46,15 @@ class ArchEnhancer:
 
     def enhance(self, x: np.ndarray, sr: int) -> np.ndarray:
         import torch
-        from voxclean.audio.resample import resample
         x = np.asarray(x, np.float32)
         if x.ndim != 1:
             raise ValueError("neural-arch.enhance expects mono (samples,)")
-        z = x if sr == 16000 else resample(x, sr, 16000)
+        if sr != self.sample_rate:       # resampled in and out, length kept (voxclean.enhance.apply)
+            from voxclean.enhance.apply import enhance_signal
+            return enhance_signal(self, x, sr)
         with torch.inference_mode():
-            y = self.model.forward_wave(torch.from_numpy(np.ascontiguousarray(z))[None])[0][0].numpy()
-        if sr != 16000:
-            y = resample(y, 16000, sr)
-        return np.pad(y, (0, max(len(x) - len(y), 0)))[: len(x)].astype(np.float32)
+            y = self.model.forward_wave(torch.from_numpy(np.ascontiguousarray(x))[None])[0][0].numpy()
+        return np.asarray(y[: len(x)], np.float32)
 
     def stream(self, sr: int):
         from voxclean.enhance.classic.multichannel import BufferedStream

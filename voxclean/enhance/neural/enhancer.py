@@ -11,7 +11,7 @@
 * ``atten_lim_db`` (maximum suppression, DeepFilterNet's convention) and ``mix`` (dry/wet)::
 
       Y' = Y + lim (X - Y),  lim = 10^(-atten_lim_db / 20)  (None: no limit)
-      Y''= mix Y' + (1 - mix) X
+      Y''= mix Y' + (1 - mix) X                              (voxclean.enhance.blend.blend_weights)
 
 * :meth:`NeuralEnhancer.vad` gives the model's per-frame voice-activity probability (100 frames/s;
   frame ``t`` is the window ending at sample ``160 (t + 1)`` at 16 kHz); a stream exposes the
@@ -35,6 +35,7 @@ import numpy as np
 
 from voxclean.audio.stft import StftStream
 from voxclean.enhance.base import ENHANCERS
+from voxclean.enhance.blend import blend_weights
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 N_FFT, HOP = 320, 160          # voxclean.enhance.neural.model's framing (without importing torch)
@@ -78,11 +79,11 @@ def load_model(weights: str | Path = DEFAULT_WEIGHTS):
 class NeuralProcessor:
     """STFT frames -> enhanced frames, carrying (GRU state, deep-filter history)."""
 
-    def __init__(self, model, lim: float, mix: float):
+    def __init__(self, model, blend: tuple[float, float]):
         import torch
         self.torch, self.model = torch, model
         self.h, self.hist = model.initial_state(1)
-        self.lim, self.mix = lim, mix
+        self.a, self.b = blend
         self.vad: list[float] = []
 
     def process(self, spec: np.ndarray) -> np.ndarray:
@@ -92,21 +93,17 @@ class NeuralProcessor:
             y, vad, self.h, self.hist = self.model(x, self.h, self.hist)
         y = y[0].numpy().astype(np.float64)
         out = y[..., 0] + 1j * y[..., 1]
-        if self.lim:
-            out = out + self.lim * (spec - out)
-        if self.mix != 1.0:
-            out = self.mix * out + (1.0 - self.mix) * spec
         self.vad.extend(vad[0].tolist())
-        return out
+        return out if self.b == 0.0 else self.a * out + self.b * spec
 
 
 class OnnxNeuralProcessor:
     """The same contract as :class:`NeuralProcessor`, on onnxruntime (see module docstring)."""
 
-    def __init__(self, path: Path, lim: float, mix: float):
+    def __init__(self, path: Path, blend: tuple[float, float]):
         from voxclean.enhance.neural.export import OnnxStreamProcessor
         self.inner = OnnxStreamProcessor(path, threads=1, frame_by_frame=False)
-        self.lim, self.mix = lim, mix
+        self.a, self.b = blend
 
     @property
     def vad(self) -> list[float]:
@@ -114,11 +111,7 @@ class OnnxNeuralProcessor:
 
     def process(self, spec: np.ndarray) -> np.ndarray:
         out = self.inner.process(spec.astype(np.complex128))
-        if self.lim:
-            out = out + self.lim * (spec - out)
-        if self.mix != 1.0:
-            out = self.mix * out + (1.0 - self.mix) * spec
-        return out
+        return out if self.b == 0.0 else self.a * out + self.b * spec
 
 
 class NeuralStream(StftStream):
@@ -140,10 +133,10 @@ class NeuralEnhancer:
                  backend: str = "auto"):
         if backend not in ("auto", "torch", "onnx"):
             raise ValueError(f"neural: backend must be 'auto', 'torch' or 'onnx', not {backend!r}")
-        if not 0.0 <= float(mix) <= 1.0:
-            raise ValueError(f"neural: mix must be in [0, 1], got {mix}")
-        if atten_lim_db is not None and float(atten_lim_db) < 0:
-            raise ValueError(f"neural: atten_lim_db must be >= 0, got {atten_lim_db}")
+        try:
+            self.blend = blend_weights(atten_lim_db, mix)      # (a, b): Y'' = a Y + b X
+        except ValueError as exc:
+            raise ValueError(f"neural: {exc}") from None
         if backend == "auto":
             backend = "torch" if _has_torch() else "onnx"
         if backend == "torch":
@@ -157,16 +150,14 @@ class NeuralEnhancer:
             self.onnx_path = weights_path(weights, ".onnx")
         self.backend = backend
         self.weights = weights
-        self.lim = 0.0 if atten_lim_db is None else 10 ** (-float(atten_lim_db) / 20)
-        self.mix = float(mix)
 
     def stream(self, sr: int) -> NeuralStream:
         if sr != self.sample_rate:
             raise ValueError(f"neural: streams run at 16000 Hz, got {sr}; resample (voxclean.audio.resample."
                              "StreamResampler) or use voxclean.enhance.apply.enhance_file")
         if self.backend == "onnx":
-            return NeuralStream(OnnxNeuralProcessor(self.onnx_path, self.lim, self.mix), N_FFT, HOP)
-        return NeuralStream(NeuralProcessor(self.model, self.lim, self.mix), N_FFT, HOP)
+            return NeuralStream(OnnxNeuralProcessor(self.onnx_path, self.blend), N_FFT, HOP)
+        return NeuralStream(NeuralProcessor(self.model, self.blend), N_FFT, HOP)
 
     def _run(self, x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
         from voxclean.audio.resample import resample
