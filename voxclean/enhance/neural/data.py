@@ -44,17 +44,23 @@ def _audio(path: str) -> np.ndarray:
     return load_mono(path, SR)
 
 
+def _shape_spectrum(x: np.ndarray, sr: int, knots_hz, gains_db, tilt: float = 0.0) -> np.ndarray:
+    """``x`` filtered (zero-phase, in the DFT domain) by ``f^tilt`` times a smooth EQ: ``gains_db`` at
+    ``knots_hz``, interpolated on a log-frequency axis."""
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1 / sr)
+    f[0] = f[1] if len(f) > 1 else 1.0
+    gain = f ** tilt * 10 ** (np.interp(np.log(f), np.log(knots_hz), gains_db) / 20)
+    return np.fft.irfft(spec * gain, len(x))
+
+
 def colored_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
     """Gaussian noise with power spectrum ~ f^(-beta), beta ~ U(0, 2), times a random smooth EQ
-    (4 log-spaced bands, +-6 dB, interpolated on a log-frequency axis)."""
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1 / sr)
-    f[0] = f[1]
+    (+-6 dB at 50, 400, 1500, 4000 Hz and Nyquist)."""
+    x = rng.standard_normal(n)
     beta = rng.uniform(0, 2)
-    knots = np.log([50, 400, 1500, 4000, sr / 2])
-    eq_db = rng.uniform(-6, 6, len(knots))
-    shape = f ** (-beta / 2) * 10 ** (np.interp(np.log(f), knots, eq_db) / 20)
-    return np.fft.irfft(spec * shape, n)
+    knots = [50, 400, 1500, 4000, sr / 2]
+    return _shape_spectrum(x, sr, knots, rng.uniform(-6, 6, len(knots)), tilt=-beta / 2)
 
 
 def rumble_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
@@ -81,13 +87,8 @@ def rumble_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
 
 def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, sr: int = SR) -> np.ndarray:
     """``x`` through a random smooth EQ: gains ~ U(-max_db, max_db) at 5 log-spaced knots (100 Hz to
-    Nyquist), interpolated on a log-frequency axis (zero-phase, applied in the DFT domain)."""
-    spec = np.fft.rfft(x)
-    f = np.fft.rfftfreq(len(x), 1 / sr)
-    f[0] = f[1] if len(f) > 1 else 1.0
-    knots = np.log(np.geomspace(100, sr / 2, 5))
-    gain = 10 ** (np.interp(np.log(f), knots, rng.uniform(-max_db, max_db, len(knots))) / 20)
-    return np.fft.irfft(spec * gain, len(x))
+    Nyquist), interpolated on a log-frequency axis (zero-phase)."""
+    return _shape_spectrum(x, sr, np.geomspace(100, sr / 2, 5), rng.uniform(-max_db, max_db, 5))
 
 
 class MixtureSampler:
