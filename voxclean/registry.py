@@ -64,3 +64,17 @@ class Registry:
     def __contains__(self, name: str) -> bool:
         self._load()
         return name in self._entries
+
+
+def parse_options(pairs, what: str = "option") -> dict:
+    """``["q=0.3", "highpass=auto", "mic_positions=[[0,0.1],[0,0],[0,0]]"]`` -> keyword arguments; values
+    are read as YAML scalars/lists (numbers, true/false, strings, lists), ``-`` in keys becomes ``_``.
+    Raises ValueError naming ``what`` for an entry that is not KEY=VALUE."""
+    import yaml
+    opts = {}
+    for pair in pairs:
+        key, sep, value = str(pair).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{what} expects KEY=VALUE, got {pair!r}")
+        opts[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return opts

@@ -87,15 +87,9 @@ def _write_text(path: Path, text: str) -> None:
 def parse_method(label: str) -> tuple[str, dict]:
     """``"NAME:KEY=VALUE:KEY=VALUE"`` -> (NAME, options); values are read as YAML scalars, e.g.
     ``neural:weights=out/train/last.pt`` or ``logmmse:noise_init=file:atten_lim_db=12``."""
-    import yaml
+    from voxclean.registry import parse_options
     name, *parts = str(label).split(":")
-    opts = {}
-    for part in parts:
-        key, eq, value = part.partition("=")
-        if not eq or not key.strip():
-            raise ValueError(f"method {label!r}: options are KEY=VALUE after the name, separated by ':'")
-        opts[key.strip().replace("-", "_")] = yaml.safe_load(value)
-    return name.strip(), opts
+    return name.strip(), parse_options(parts, f"method {label!r}: each option after the name")
 
 
 def _build(methods: list[str], method_kwargs: dict[str, dict]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from voxclean.audio.io import AudioError, find_audio, info
 from voxclean.enhance import DEFAULT_METHOD, ENHANCERS
 from voxclean.enhance.apply import CHANNEL_POLICIES, enhance_file
 from voxclean.enhance.blend import with_blend
+from voxclean.registry import parse_options
 
 console = Console(stderr=True)
 
@@ -31,19 +32,6 @@ def plan_outputs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     if dst.exists() and dst.is_file():
         raise typer.BadParameter(f"{dst}: input is a folder, so the output must be a folder too")
     return [(f, dst / f.relative_to(src).with_suffix(".wav")) for f in files]
-
-
-def parse_options(pairs: list[str]) -> dict:
-    """``["q=0.3", "highpass=auto", "mic_positions=[[0,0.1],[0,0],[0,0]]"]`` -> kwargs; values are
-    read as YAML scalars/lists (numbers, true/false, strings, lists)."""
-    import yaml
-    opts = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"--opt expects KEY=VALUE, got {pair!r}")
-        opts[key.strip().replace("-", "_")] = yaml.safe_load(value)
-    return opts
 
 
 def register(app: typer.Typer) -> None:
@@ -66,7 +54,7 @@ def register(app: typer.Typer) -> None:
         if channels not in CHANNEL_POLICIES:
             raise typer.BadParameter(f"--channels must be one of {CHANNEL_POLICIES}")
         try:
-            enh = with_blend(ENHANCERS.get(method, **parse_options(opt)), atten_lim_db, mix)
+            enh = with_blend(ENHANCERS.get(method, **parse_options(opt, "--opt")), atten_lim_db, mix)
         except KeyError as exc:
             raise typer.BadParameter(str(exc.args[0])) from exc
         except TypeError as exc:  # an option the method does not take
