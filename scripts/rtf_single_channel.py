@@ -1,6 +1,6 @@
 """Single-thread real-time factors of the single-channel classical enhancers (process time / audio time).
 
-    .venv/bin/python scripts/rtf_single_channel.py [--sr 16000] [--seconds 20] [NAME ...]
+    .venv/bin/python scripts/rtf_single_channel.py [--sr 16000] [--seconds 20] [NAME[:KEY=VALUE...] ...]
 
 Input: LibriSpeech train-clean-100 speech + white noise at 5 dB, resampled to ``--sr``. BLAS and
 OpenMP pools are limited to one thread; each method runs once to warm up, then the best of three runs
@@ -17,10 +17,12 @@ from threadpoolctl import threadpool_limits
 
 from voxclean.audio.io import load
 from voxclean.audio.resample import resample
+from voxclean.bench.runner import parse_method
 from voxclean.enhance import ENHANCERS
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DEFAULT = ["wiener", "mmse-stsa", "logmmse", "logmmse:declick,highpass", "declick", "dewind", "wpe", "wpe-online"]
+DEFAULT = ["wiener", "mmse-stsa", "logmmse", "logmmse:declick=true:highpass=auto", "logmmse:noise_init=bidirectional",
+           "declick", "dewind", "wpe", "wpe-online"]
 
 
 def main(argv=None):
@@ -44,8 +46,7 @@ def main(argv=None):
     print(f"| method | RTF at {args.sr} Hz (1 thread) | x real time |\n|---|---|---|")
     with threadpool_limits(1):
         for spec in args.names:
-            name, _, opts = spec.partition(":")
-            kw = {"declick": True, "highpass": "auto"} if opts == "declick,highpass" else {}
+            name, kw = parse_method(spec)
             enh = ENHANCERS.get(name, **kw)
             enh.enhance(x[: args.sr], args.sr)
             best = min(_timed(enh, x, args.sr) for _ in range(3))

@@ -56,9 +56,15 @@ class _PowerRecorder:
 class SpectralEnhancer:
     """Base for causal STFT-domain enhancers: subclasses implement :meth:`make_processor`.
 
-    ``noise_init = "file"`` (for processors with a noise ``tracker``) makes the method offline and
-    two-pass: the tracker starts from :func:`~voxclean.enhance.classic.noise_psd.quiet_frames_psd` of
-    the whole input instead of its first frames; ``causal`` is then False and ``stream`` buffers."""
+    Two offline, two-pass options for processors with a noise ``tracker`` (``causal`` is then False and
+    ``stream`` buffers the whole input):
+
+    - ``noise_init = "file"``: the tracker starts from
+      :func:`~voxclean.enhance.classic.noise_psd.quiet_frames_psd` of the whole input instead of its
+      first frames;
+    - ``noise_init = "bidirectional"``: the tracker runs forward and backward over the whole input and
+      the processor gets the mean of the two estimates
+      (:func:`~voxclean.enhance.classic.noise_psd.bidirectional_noise_psd`)."""
 
     name = "spectral"
     sample_rate: int | None = None
@@ -68,34 +74,44 @@ class SpectralEnhancer:
 
     @property
     def causal(self) -> bool:
-        return self.noise_init != "file"
+        return self.noise_init == "frames"
 
     def _check_noise_init(self, noise_init: str) -> str:
-        if noise_init not in ("frames", "file"):
-            raise ValueError(f"{self.name}: noise_init must be 'frames' (causal, first frames) or 'file' "
-                             f"(offline, quietest frames of the whole input), not {noise_init!r}")
+        if noise_init not in ("frames", "file", "bidirectional"):
+            raise ValueError(f"{self.name}: noise_init must be 'frames' (causal, first frames), 'file' "
+                             f"(offline, quietest frames of the whole input) or 'bidirectional' (offline, "
+                             f"forward-backward tracking), not {noise_init!r}")
         return noise_init
 
     def _stft_stream(self, sr: int) -> StftStream:
         n_fft, hop = frame_sizes(sr, self.frame_ms, self.overlap)
         return StftStream(self.make_processor(sr, n_fft, hop), n_fft, hop)
 
-    def _file_initialised_stream(self, x: np.ndarray, sr: int) -> StftStream:
-        from voxclean.enhance.classic.noise_psd import quiet_frames_psd
+    def _two_pass_stream(self, x: np.ndarray, sr: int) -> StftStream:
+        """A fresh stream whose processor's noise tracker is primed (``file``) or replaced
+        (``bidirectional``) from a first pass over the periodograms of the whole input."""
+        from copy import deepcopy
+
+        from voxclean.enhance.classic.noise_psd import ReplayNoise, bidirectional_noise_psd, quiet_frames_psd
         n_fft, hop = frame_sizes(sr, self.frame_ms, self.overlap)
         rec = _PowerRecorder()
         first = StftStream(rec, n_fft, hop)
         first.push(x)
         first.flush()
+        power = np.concatenate(rec.frames)
         st = self._stft_stream(sr)
-        st.processor.tracker.preset(quiet_frames_psd(np.concatenate(rec.frames)))
+        if self.noise_init == "file":
+            st.processor.tracker.preset(quiet_frames_psd(power))
+        else:
+            fresh = st.processor.tracker
+            st.processor.tracker = ReplayNoise(*bidirectional_noise_psd(power, lambda: deepcopy(fresh)))
         return st
 
     def make_processor(self, sr: int, n_fft: int, hop: int) -> FrameProcessor:
         raise NotImplementedError
 
     def stream(self, sr: int):
-        if self.noise_init == "file":
+        if not self.causal:
             from voxclean.enhance.classic.multichannel import BufferedStream
             return BufferedStream(lambda x: self.enhance(x, sr))
         return self._stft_stream(sr)
@@ -105,7 +121,7 @@ class SpectralEnhancer:
         if x.ndim != 1:
             raise ValueError(f"{self.name}.enhance expects mono (samples,); use "
                              "voxclean.enhance.apply.enhance_signal for multichannel input")
-        s = self._file_initialised_stream(x, sr) if self.noise_init == "file" else self.stream(sr)
+        s = self.stream(sr) if self.causal else self._two_pass_stream(x, sr)
         return np.concatenate([s.push(x), s.flush()])
 
 

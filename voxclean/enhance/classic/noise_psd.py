@@ -15,6 +15,10 @@ a time constant (0.8 at a 16 ms hop in the paper, i.e. ~72 ms) so the tracker be
 every sample rate. The first ``init_frames`` frames initialise the estimate by their running mean,
 unless :meth:`MmseNoiseTracker.preset` gives a starting estimate (e.g. :func:`quiet_frames_psd` of the
 whole file, for offline use).
+
+Offline, :func:`bidirectional_noise_psd` runs the tracker forward and backward in time and averages
+the two estimates, and :class:`ReplayNoise` plays such a precomputed estimate back to a processor in
+place of its tracker.
 """
 from __future__ import annotations
 
@@ -64,3 +68,51 @@ def quiet_frames_psd(power: np.ndarray, fraction: float = 0.2, min_frames: int =
     k = min(max(int(len(power) * fraction), min_frames), len(power))
     quiet = np.argsort(power.sum(axis=1), kind="stable")[:k]
     return power[quiet].mean(axis=0)
+
+
+def bidirectional_noise_psd(power: np.ndarray, tracker_factory) -> tuple[np.ndarray, np.ndarray]:
+    """Forward-backward noise PSD of a whole recording, ``power`` of shape (frames, bins).
+
+    A causal tracker lags: after a noise change, or at the start of a file that begins with speech,
+    its estimate is stale until the next pause. Run once forward and once on the time-reversed
+    periodograms, each frame gets two estimates whose lags point in opposite directions; their
+    arithmetic mean ``(N_fwd + N_bwd) / 2`` halves the lag bias where the noise drifts and falls back
+    to either one where the other has not yet seen noise. (The same idea as a fixed-interval smoother,
+    e.g. Rauch-Tung-Striebel, applied to the Gerkmann-Hendriks recursion.) On 80 training mixtures at
+    0/5 dB (a third babble; two seeds of ``scripts/tune_mmse.py``'s set) it raised logmmse's NB-PESQ
+    gain from +0.114/+0.130 to +0.145/+0.164; the minimum and the geometric mean of the two did less
+    well (+0.126/+0.141 and +0.141/+0.158).
+
+    ``tracker_factory()`` returns a fresh tracker (``update(power) -> psd``, ``spp``). Returns the noise
+    PSD and the mean of the two passes' speech-presence probabilities, both (frames, bins)."""
+    power = np.atleast_2d(np.asarray(power, np.float64))
+
+    def one_pass(frames):
+        t = tracker_factory()
+        noise, spp = np.empty_like(frames), np.empty_like(frames)
+        for i, p in enumerate(frames):
+            noise[i] = t.update(p)
+            spp[i] = t.spp
+        return noise, spp
+
+    nf, pf = one_pass(power)
+    nb, pb = one_pass(power[::-1])
+    return 0.5 * (nf + nb[::-1]), 0.5 * (pf + pb[::-1])
+
+
+class ReplayNoise:
+    """Stands in for a noise tracker: ``update`` returns the next row of a precomputed PSD (held at
+    the last row if a processor asks for more frames than were recorded)."""
+
+    def __init__(self, noise: np.ndarray, spp: np.ndarray | None = None):
+        self.rows = np.maximum(np.atleast_2d(noise), 1e-12)
+        self.spp_rows = spp
+        self.spp = np.zeros(self.rows.shape[1])
+        self.i = 0
+
+    def update(self, power: np.ndarray) -> np.ndarray:
+        i = min(self.i, len(self.rows) - 1)
+        self.i += 1
+        if self.spp_rows is not None:
+            self.spp = self.spp_rows[i]
+        return self.rows[i]

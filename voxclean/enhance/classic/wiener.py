@@ -17,8 +17,9 @@ train-clean-100 + UrbanSound8K/Hu100 noise, -5..15 dB): 32 ms/50 % frames and ``
 0.02-0.08 lower WB-PESQ there; a TSNR second step, an SPP-weighted gain and noise over-estimation
 were tried and did not help. The processing is causal; algorithmic latency is ``n_fft - hop``
 samples (48 ms at the default frame size). ``noise_init="file"`` makes it offline and two-pass (the
-noise tracker starts from the quietest 20 % of the frames of the whole input; see
-:class:`~voxclean.enhance.base.SpectralEnhancer`).
+noise tracker starts from the quietest 20 % of the frames of the whole input) and
+``noise_init="bidirectional"`` (forward-backward noise tracking) offline and two-pass; see
+:class:`~voxclean.enhance.base.SpectralEnhancer`.
 """
 from __future__ import annotations
 
