@@ -18,15 +18,18 @@ from conftest import need_data  # noqa: E402
 TINY = ModelConfig(erb_bands=16, hidden=24, layers=2, df_bins=12, df_order=3)
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    """A randomly initialised tiny model whose deep filter is switched on (its head starts at zero)."""
+@pytest.fixture(scope="module", params=[0.0, 6.0], ids=["plain", "prewiener6"])
+def tiny_weights(request, tmp_path_factory) -> Path:
+    """A randomly initialised tiny model whose deep filter is switched on (its head starts at zero);
+    once plain and once behind the 6 dB Wiener pre-gain (``pre_wiener_db``), so every contract
+    (streaming, training path, ONNX, blend) is checked for both."""
     torch.manual_seed(0)
-    m = NeuralSE(TINY)
+    cfg = ModelConfig(**{**TINY.to_dict(), "pre_wiener_db": request.param})
+    m = NeuralSE(cfg)
     torch.nn.init.normal_(m.df.weight, std=0.2)
     torch.nn.init.normal_(m.gain.weight, std=0.5)
     path = tmp_path_factory.mktemp("w") / "tiny.pt"
-    torch.save({"model": m.state_dict(), "model_config": TINY.to_dict()}, path)
+    torch.save({"model": m.state_dict(), "model_config": cfg.to_dict()}, path)
     return path
 
 
@@ -240,6 +243,9 @@ def test_export_cli_writes_onnx_and_int8(tiny_weights, tmp_path):
     assert "MatMulInteger" in ops                                       # learned layers are int8 ...
     erb = [n for n in onnx.load(str(q)).graph.node if any(i.startswith("erb_") for i in n.input)]
     assert len(erb) == 2 and all(n.op_type == "MatMul" for n in erb)    # ... the ERB maps stay float
+    pre = str(float(torch.load(tiny_weights, weights_only=False)["model_config"]["pre_wiener_db"]))
+    for f in (out, q):                                                   # the pre-gain depth travels along
+        assert {p.key: p.value for p in onnx.load(str(f)).metadata_props}["pre_wiener_db"] == pre
     r = CliRunner().invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
     assert r.exit_code != 0 and "exists" in r.output
 
@@ -306,3 +312,25 @@ def test_rumble_noise_lives_below_300_hz():
         x = rumble_noise(np.random.default_rng(seed), 48000)
         f, p = welch(x, 16000, nperseg=2048)
         assert np.isfinite(x).all() and p[f < 300].sum() / p.sum() > 0.9
+
+
+def test_wiener_pregain_changes_the_input_and_follows_the_noise(tiny_weights):
+    """The pre-gain is the causal Wiener gain, floored at -D dB: on stationary noise it settles at
+    the floor, and a model with it differs from the same weights without it."""
+    from voxclean.enhance.neural.prefilter import WienerPrefilter
+    from voxclean.audio.stft import stft as np_stft
+    noise = np.random.default_rng(5).standard_normal(SR * 2).astype(np.float32) * 0.05
+    spec = np_stft(noise, N_FFT, HOP)
+    out = WienerPrefilter(spec.shape[1], 6.0).process(spec)
+    gain = np.abs(out[50:]) / np.maximum(np.abs(spec[50:]), 1e-12)
+    assert np.median(gain) == pytest.approx(10 ** (-6 / 20), rel=0.05)
+    assert gain.max() <= 1.0 + 1e-9
+    with pytest.raises(ValueError, match="0 dB"):
+        WienerPrefilter(161, 0.0)
+    ck = torch.load(tiny_weights, weights_only=False)
+    if ck["model_config"]["pre_wiener_db"]:
+        other = tiny_weights.with_name("nopre.pt")
+        torch.save({"model": ck["model"], "model_config": {**ck["model_config"], "pre_wiener_db": 0.0}}, other)
+        x = _speechlike(SR) + noise[:SR]
+        assert np.max(np.abs(NeuralEnhancer(weights=str(tiny_weights)).enhance(x, SR)
+                             - NeuralEnhancer(weights=str(other)).enhance(x, SR))) > 1e-3

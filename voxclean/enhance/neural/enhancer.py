@@ -21,6 +21,9 @@ Weights: ``weights`` names a file, or one of the packaged ``voxclean/enhance/neu
 (default ``neural_v3``, trained by ``voxclean train configs/neural_v3.yaml``; ``neural_small``, the first
 model, is kept for comparison).
 
+Weights whose ``model_config`` sets ``pre_wiener_db`` run the model behind a causal Wiener pre-gain on
+the same frames (:mod:`voxclean.enhance.neural.prefilter`; no added latency), in both backends.
+
 Backends: ``backend="torch"`` runs the checkpoint with PyTorch; ``backend="onnx"`` runs the exported
 graph (``<weights>.onnx`` beside the ``.pt``, made by ``voxclean export --onnx``) with onnxruntime, a
 core dependency, so the default enhancer works without torch; ``"auto"`` (default) takes torch when it
@@ -76,6 +79,13 @@ def load_model(weights: str | Path = DEFAULT_WEIGHTS):
     return _load(str(weights_path(weights)))
 
 
+def _prefilter(max_db: float):
+    if not max_db:
+        return None
+    from voxclean.enhance.neural.prefilter import WienerPrefilter
+    return WienerPrefilter(N_FFT // 2 + 1, max_db)
+
+
 class NeuralProcessor:
     """STFT frames -> enhanced frames, carrying (GRU state, deep-filter history)."""
 
@@ -84,11 +94,13 @@ class NeuralProcessor:
         self.torch, self.model = torch, model
         self.h, self.hist = model.initial_state(1)
         self.a, self.b = blend
+        self.pre = _prefilter(model.cfg.pre_wiener_db)
         self.vad: list[float] = []
 
     def process(self, spec: np.ndarray) -> np.ndarray:
         torch = self.torch
-        x = torch.from_numpy(np.stack([spec.real, spec.imag], -1).astype(np.float32))[None]
+        z = spec if self.pre is None else self.pre.process(spec)
+        x = torch.from_numpy(np.stack([z.real, z.imag], -1).astype(np.float32))[None]
         with torch.inference_mode():
             y, vad, self.h, self.hist = self.model(x, self.h, self.hist)
         y = y[0].numpy().astype(np.float64)
@@ -104,13 +116,15 @@ class OnnxNeuralProcessor:
         from voxclean.enhance.neural.export import OnnxStreamProcessor
         self.inner = OnnxStreamProcessor(path, threads=1, frame_by_frame=False)
         self.a, self.b = blend
+        self.pre = _prefilter(self.inner.pre_wiener_db)
 
     @property
     def vad(self) -> list[float]:
         return self.inner.vad
 
     def process(self, spec: np.ndarray) -> np.ndarray:
-        out = self.inner.process(spec.astype(np.complex128))
+        z = spec if self.pre is None else self.pre.process(spec)
+        out = self.inner.process(z.astype(np.complex128))
         return out if self.b == 0.0 else self.a * out + self.b * spec
 
 

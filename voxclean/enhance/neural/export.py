@@ -9,7 +9,9 @@ Graph (one or more frames per call; frame-by-frame streaming uses ``T = 1``)::
              vad   (1, T)                    voice-activity probability
              h_out, hist_out                 the state to feed into the next call
 
-The caller owns the STFT/overlap-add (:class:`voxclean.audio.stft.StftStream`, 320/160 sqrt-Hann).
+The caller owns the STFT/overlap-add (:class:`voxclean.audio.stft.StftStream`, 320/160 sqrt-Hann),
+and, when the metadata entry ``pre_wiener_db`` is > 0, the causal Wiener pre-gain of
+:mod:`voxclean.enhance.neural.prefilter` on ``spec`` before the graph.
 :func:`quantize_int8` applies onnxruntime's dynamic int8 quantisation (weights int8, activations
 quantised per call) to the learned dense layers (not the ERB maps; the GRU stays float).
 """
@@ -40,8 +42,18 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
         torch.onnx.export(model, (spec, h, hist), str(tmp), input_names=INPUTS, output_names=OUTPUTS,
                           dynamic_axes={"spec": {1: "frames"}, "enh": {1: "frames"}, "vad": {1: "frames"}},
                           opset_version=opset, dynamo=False)
+    _set_metadata(tmp, {"pre_wiener_db": str(float(model.cfg.pre_wiener_db))})
     os.replace(tmp, path)
     return path
+
+
+def _set_metadata(path: Path, values: dict[str, str]) -> None:
+    import onnx
+    m = onnx.load(str(path))
+    for key, value in values.items():
+        entry = next((p for p in m.metadata_props if p.key == key), None) or m.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(m, str(path))
 
 
 def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
@@ -73,6 +85,8 @@ class OnnxStreamProcessor:
         if threads:
             so.intra_op_num_threads = so.inter_op_num_threads = threads
         self.sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        meta = self.sess.get_modelmeta().custom_metadata_map
+        self.pre_wiener_db = float(meta.get("pre_wiener_db", 0.0))   # applied by the caller (neural.prefilter)
         shapes = {i.name: i.shape for i in self.sess.get_inputs()}
         self.h = np.zeros(shapes["h"], np.float32)
         self.hist = np.zeros(shapes["hist"], np.float32)

@@ -18,7 +18,8 @@ the framing of :class:`voxclean.audio.stft.StftStream`, so the algorithmic laten
 2020; Schröter et al. 2022, eq. 4) only uses the current and past frames, so it adds no latency;
 its head starts at zero, so an untrained model is a pure gain model. Everything is causal: the
 state is ``(h, X_{t-N+1..t-1}[:K_df])``, carried explicitly by :meth:`NeuralSE.step` (and the ONNX
-export).
+export). With ``pre_wiener_db > 0`` the input frames ``X_t`` are first multiplied by a causal Wiener
+gain (:mod:`voxclean.enhance.neural.prefilter`), outside the module.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class ModelConfig:
     layers: int = 2
     df_bins: int = 64
     df_order: int = 3
+    pre_wiener_db: float = 0.0      # > 0: causal Wiener pre-gain on the input frames (see .prefilter)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -180,6 +182,9 @@ def istft(spec: torch.Tensor, length: int) -> torch.Tensor:
 def enhance_batch(model: NeuralSE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Offline training/validation path: waveforms (B, L) -> (enhanced (B, L), vad (B, T))."""
     spec = stft(x)
+    if model.cfg.pre_wiener_db > 0:
+        from voxclean.enhance.neural.prefilter import prefilter_batch
+        spec = prefilter_batch(spec, model.cfg.pre_wiener_db)
     h, hist = model.initial_state(x.shape[0])
     out, vad, _, _ = model(spec, h, hist)
     return istft(out, x.shape[-1]), vad
