@@ -7,6 +7,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from voxclean.enhance.neural.enhancer import DEFAULT_WEIGHTS
+
 console = Console(stderr=True)
 
 
@@ -15,7 +17,7 @@ def register(app: typer.Typer) -> None:
     def export_cmd(
         onnx: Path = typer.Option(..., "--onnx", help="Output .onnx file (inputs spec, h, hist; outputs enh, vad, "
                                   "h_out, hist_out)."),
-        weights: str = typer.Option("neural_v3", "--weights", help="Packaged weights name or a .pt checkpoint."),
+        weights: str = typer.Option(DEFAULT_WEIGHTS, "--weights", help="Packaged weights name or a .pt checkpoint."),
         int8: Optional[Path] = typer.Option(None, "--int8", help="Also write an int8 dynamically quantised copy here."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
         check: bool = typer.Option(True, "--check/--no-check", help="Compare onnxruntime with PyTorch on 2 s of noise."),
