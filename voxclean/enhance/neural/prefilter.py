@@ -14,9 +14,12 @@ It is a per-frame recursion in numpy, so it runs outside the network: in trainin
 and onnxruntime stream processors (the ONNX graph records ``D`` in its metadata, key
 ``pre_wiener_db``), always with the same code.
 
-Why: on 100 training mixtures, a mild Wiener stage (9 dB) in front of the unchanged ``neural_v3``
-model raised its WB-PESQ from 1.74 to 1.84 (64 ms frames, 48 ms more latency) and to 1.79 on the
-model's 20 ms frames; ``configs/neural_v6.yaml`` fine-tunes the model on such input.
+Why: on 100 training mixtures (``out/trainmix16k``), a mild Wiener stage in front of the unchanged
+``neural_v3`` model raised its WB-PESQ from 1.74 to 1.84 (9 dB, 64 ms frames: 48 ms more latency) and
+to 1.79 on the model's own 20 ms frames (6 or 9 dB; 6 dB kept more STOI and SI-SDR). The default
+weights ``neural_v5`` use it at 6 dB (training mixtures 1.79 -> 1.84; dev set 1.69 -> 1.72).
+Fine-tuning the network behind the pre-gain (``configs/neural_v6.yaml``) did not do better than adding
+it to weights trained without it (see ``weights/README.md``).
 """
 from __future__ import annotations
 
