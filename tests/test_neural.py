@@ -334,3 +334,15 @@ def test_wiener_pregain_changes_the_input_and_follows_the_noise(tiny_weights):
         x = _speechlike(SR) + noise[:SR]
         assert np.max(np.abs(NeuralEnhancer(weights=str(tiny_weights)).enhance(x, SR)
                              - NeuralEnhancer(weights=str(other)).enhance(x, SR))) > 1e-3
+
+
+def test_over_suppression_loss_only_counts_attenuated_speech(noisy_pair):
+    from voxclean.enhance.neural.losses import over_suppression_loss, total_loss
+    clean = torch.from_numpy(noisy_pair[0][:SR * 2])[None]
+    assert over_suppression_loss(clean, clean).item() < 1e-6
+    assert over_suppression_loss(2.0 * clean, clean).item() < 1e-6          # too loud: not penalised here
+    quiet = over_suppression_loss(0.5 * clean, clean).item()
+    assert quiet > 1e-4 and over_suppression_loss(0.25 * clean, clean).item() > quiet
+    base, _ = total_loss(0.5 * clean, clean, None)
+    weighted, _ = total_loss(0.5 * clean, clean, None, w_os=1.0)
+    assert weighted.item() == pytest.approx(base.item() + quiet, rel=1e-4)

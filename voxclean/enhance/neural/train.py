@@ -8,7 +8,7 @@ Config (see ``configs/neural_small.yaml``)::
     data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
             p_sim_room, n_sim_rooms, p_bandlimit, p_codec, p_babble, p_colored}            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
-            w_spec, w_sisdr, w_vad, max_minutes, init (checkpoint whose weights start a new run)}
+            w_spec, w_sisdr, w_vad, w_os (over-suppression loss), max_minutes, init (checkpoint whose weights start a new run)}
     valid: {dir: paired folder (manifest.jsonl, clean/, noisy/), n: pairs}
 
 Relative paths are taken from the current directory. ``out`` holds ``last.pt`` (model, optimiser,
@@ -148,7 +148,7 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     total_steps = spe * epochs
     lr0, lr_min = float(tc.get("lr", 1e-3)), float(tc.get("lr_min", 1e-4))
     max_minutes = float(tc.get("max_minutes", 0)) or math.inf
-    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad") if k in tc}
+    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad", "w_os") if k in tc}
     log_path = out / "log.csv"
     new_log = not log_path.exists()
     t0 = time.time()
