@@ -18,9 +18,9 @@
   probabilities of the frames it has processed as ``stream.vad``.
 
 Weights: ``weights`` names a file, or one of the packaged ``voxclean/enhance/neural/weights/*.pt``
-(default ``neural_v5``: ``neural_v3`` trained on by ``voxclean train configs/neural_v5.yaml`` and run behind
-a 6 dB Wiener pre-gain; ``neural_v3`` and ``neural_small``, the first model, are kept for comparison;
-see ``weights/README.md``).
+(default ``neural_v7``: ``neural_v5``'s network trained on with an over-suppression loss by ``voxclean
+train configs/neural_v7.yaml``, run behind a 6 dB Wiener pre-gain; ``neural_v5``, ``neural_v3`` and
+``neural_small``, the first model, are kept for comparison; see ``weights/README.md``).
 
 Weights whose ``model_config`` sets ``pre_wiener_db`` run the model behind a causal Wiener pre-gain on
 the same frames (:mod:`voxclean.enhance.neural.prefilter`; no added latency), in both backends.
@@ -43,7 +43,7 @@ from voxclean.enhance.blend import blend_weights
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 N_FFT, HOP = 320, 160          # voxclean.enhance.neural.model's framing (without importing torch)
-DEFAULT_WEIGHTS = "neural_v5"
+DEFAULT_WEIGHTS = "neural_v7"
 
 
 def weights_path(weights: str | Path, suffix: str = ".pt") -> Path:
