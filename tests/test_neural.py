@@ -346,3 +346,37 @@ def test_over_suppression_loss_only_counts_attenuated_speech(noisy_pair):
     base, _ = total_loss(0.5 * clean, clean, None)
     weighted, _ = total_loss(0.5 * clean, clean, None, w_os=1.0)
     assert weighted.item() == pytest.approx(base.item() + quiet, rel=1e-4)
+
+
+def test_stoi_loss_tracks_pystoi_and_ignores_scale(noisy_pair):
+    """The STOI surrogate is 0 for the target at any gain, grows as real noise is added, ranks three
+    SNRs the way pystoi does, and has a finite gradient."""
+    from pystoi import stoi
+    from voxclean.enhance.neural.losses import stoi_loss, total_loss
+    clean, noisy = (a[: SR * 3].astype(np.float64) for a in noisy_pair[:2])
+    noise = noisy - clean
+    s = torch.from_numpy(clean.astype(np.float32))[None]
+    assert stoi_loss(s, s).item() < 1e-4 and stoi_loss(0.3 * s, s).item() < 1e-4
+    losses, ref = [], []
+    for gain in (0.25, 1.0, 4.0):
+        y = clean + gain * noise
+        losses.append(stoi_loss(torch.from_numpy(y.astype(np.float32))[None], s).item())
+        ref.append(stoi(clean, y, SR))
+    assert losses[0] > 0.005 and losses[0] < losses[1] < losses[2]
+    assert ref[0] > ref[1] > ref[2]
+    y = torch.from_numpy((clean + noise).astype(np.float32))[None].requires_grad_(True)
+    loss, _ = total_loss(y, s, None, w_stoi=1.0)
+    loss.backward()
+    assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
+
+
+def test_sampler_p_clean_gives_noise_free_input():
+    from voxclean.enhance.neural.data import MixtureSampler
+    sp = [str(need_data("speech", "cmu_arctic"))]
+    noise = [str(need_data("noise", "hu100"))]
+    kw = dict(snr=(0, 0), p_reverb=0.0, p_bandlimit=0.0, segment_s=1.0)
+    y, d = MixtureSampler(sp, noise, p_clean=1.0, **kw).example(0, 0)
+    np.testing.assert_array_equal(y, d)
+    y0, d0 = MixtureSampler(sp, noise, **kw).example(0, 0)       # p_clean=0: the old draws, with noise
+    np.testing.assert_array_equal(d0, d)
+    assert np.mean((y0 - d0).astype(np.float64) ** 2) > 0.5 * np.mean(d0.astype(np.float64) ** 2)

@@ -17,7 +17,8 @@ a run is reproducible and a resumed run sees exactly the batches it would have s
              noise 0-10 dB below (``p_noise_mix``), randomly equalised +-9 dB (``p_noise_eq``); the
              speech itself can be equalised +-4 dB (``p_speech_eq``, target and input alike: a
              microphone colour the model must keep, not undo)
-    y      = r + g n;  optional band-limit (prob. ``p_bandlimit``: Butterworth low-pass at U(3.4, 7) kHz,
+    y      = r + g n  (with prob. ``p_clean`` y = r: no noise, so that clean input passes unharmed);
+             optional band-limit (prob. ``p_bandlimit``: Butterworth low-pass at U(3.4, 7) kHz,
              applied to y and d alike, since a gain model cannot restore a missing band) and codec
              round trip (prob. ``p_codec``, y only; off by default because ffmpeg is slow)
     peak   = if max|y| > 0.99, y and d are scaled together
@@ -97,7 +98,8 @@ class MixtureSampler:
                  p_reverb: float = 0.3, p_sim_room: float = 0.5, n_sim_rooms: int = 16,
                  p_bandlimit: float = 0.1, p_codec: float = 0.0, p_babble: float = 0.0,
                  p_colored: float = 0.0, p_noise_speed: float = 0.0, p_noise_mix: float = 0.0,
-                 p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, p_rumble: float = 0.0, seed: int = 0):
+                 p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, p_rumble: float = 0.0, p_clean: float = 0.0,
+                 seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
         self.noise = list_audio(list(noise), "noise")
         self.rir_files = list_audio(list(rir), "reverb") if rir else []
@@ -107,7 +109,7 @@ class MixtureSampler:
         self.p_bandlimit, self.p_codec = p_bandlimit, p_codec
         self.p_babble, self.p_colored = p_babble, p_colored
         self.p_noise_speed, self.p_noise_mix, self.p_noise_eq = p_noise_speed, p_noise_mix, p_noise_eq
-        self.p_speech_eq, self.p_rumble = p_speech_eq, p_rumble
+        self.p_speech_eq, self.p_rumble, self.p_clean = p_speech_eq, p_rumble, p_clean
         self.seed = seed
         self.rooms = self._simulate_rooms(n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
@@ -198,7 +200,8 @@ class MixtureSampler:
             seg = self._real_noise(rng, len(r))
         if np.mean(seg ** 2) <= 0:
             seg = rng.standard_normal(len(r)) * 1e-3
-        y = r + snr_gain(r, seg, rng.uniform(*self.snr)) * seg
+        snr = rng.uniform(*self.snr)
+        y = r if self.p_clean and rng.random() < self.p_clean else r + snr_gain(r, seg, snr) * seg
         if rng.random() < self.p_bandlimit:
             sos = butter(8, rng.uniform(3400, 7000), fs=SR, output="sos")
             y, d = sosfilt(sos, y), sosfilt(sos, d)

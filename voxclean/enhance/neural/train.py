@@ -8,7 +8,7 @@ Config (see ``configs/neural_small.yaml``)::
     data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
             p_sim_room, n_sim_rooms, p_bandlimit, p_codec, p_babble, p_colored}            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
-            w_spec, w_sisdr, w_vad, w_os (over-suppression loss), max_minutes, init (checkpoint whose weights start a new run)}
+            w_spec, w_sisdr, w_vad, w_os (over-suppression loss), w_stoi (STOI surrogate), max_minutes, init (checkpoint whose weights start a new run)}
     valid: {dir: paired folder (manifest.jsonl, clean/, noisy/), n: pairs}
 
 Relative paths are taken from the current directory. ``out`` holds ``last.pt`` (model, optimiser,
@@ -142,13 +142,14 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
                              p_codec=dc.get("p_codec", 0.0), p_babble=dc.get("p_babble", 0.0),
                              p_colored=dc.get("p_colored", 0.0), p_noise_speed=dc.get("p_noise_speed", 0.0),
                              p_noise_mix=dc.get("p_noise_mix", 0.0), p_noise_eq=dc.get("p_noise_eq", 0.0),
-                             p_speech_eq=dc.get("p_speech_eq", 0.0), p_rumble=dc.get("p_rumble", 0.0), seed=seed)
+                             p_speech_eq=dc.get("p_speech_eq", 0.0), p_rumble=dc.get("p_rumble", 0.0),
+                             p_clean=dc.get("p_clean", 0.0), seed=seed)
     valid = load_valid(vc["dir"], int(vc.get("n", 20))) if vc.get("dir") and Path(vc["dir"]).exists() else []
     spe, epochs = int(tc.get("steps_per_epoch", 500)), int(tc.get("epochs", 10))
     total_steps = spe * epochs
     lr0, lr_min = float(tc.get("lr", 1e-3)), float(tc.get("lr_min", 1e-4))
     max_minutes = float(tc.get("max_minutes", 0)) or math.inf
-    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad", "w_os") if k in tc}
+    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad", "w_os", "w_stoi") if k in tc}
     log_path = out / "log.csv"
     new_log = not log_path.exists()
     t0 = time.time()
