@@ -32,7 +32,7 @@ def main() -> None:
     from voxclean.enhance.neural.train import load_valid
     from voxclean.metrics import score_pair
 
-    enh = NeuralEnhancer(weights=args.weights)
+    enh = NeuralEnhancer(weights=args.weights, backend="torch")
     m = enh.model
     pairs = load_valid(args.pairs, args.n)
     x = np.concatenate([p[1] for p in pairs])[: 20 * SR]

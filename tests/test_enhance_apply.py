@@ -88,7 +88,7 @@ def test_cli_folder_mirrors_layout_reports_bad_files_and_never_overwrites(tmp_pa
 
 def test_methods_lists_the_default():
     res = CliRunner().invoke(app, ["methods"])
-    assert res.exit_code == 0 and "wiener *" in res.output
+    assert res.exit_code == 0 and "neural *" in res.output and "wiener *" not in res.output
 
 
 def test_cli_method_options_reach_the_enhancer(tmp_path, noisy_pair):

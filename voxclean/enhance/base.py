@@ -137,4 +137,4 @@ ENHANCERS = Registry("enhancement method", modules=[
     "voxclean.enhance.neural.enhancer",
     "voxclean.enhance.neural.arch_enhancer",
 ])
-DEFAULT_METHOD = "wiener"
+DEFAULT_METHOD = "neural"
