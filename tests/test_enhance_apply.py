@@ -104,3 +104,22 @@ def test_cli_method_options_reach_the_enhancer(tmp_path, noisy_pair):
     assert np.std(mild) > np.std(strong)          # 3 dB of maximum suppression removes less
     res = runner.invoke(app, ["enhance", str(tmp_path / "in.wav"), str(tmp_path / "x.wav"), "-o", "nonsense=1"])
     assert res.exit_code != 0 and "nonsense" in res.output
+
+
+def test_cli_default_notes_narrowband_input(tmp_path, noisy_pair):
+    """8 kHz input through the neural default gets a one-line pointer to the classical method that
+    scored higher on telephone speech; 16 kHz input and an explicit classical method do not."""
+    from voxclean.audio import resample
+    _, noisy, sr = noisy_pair
+    sf.write(tmp_path / "nb.wav", resample(noisy[: 2 * sr], sr, 8000), 8000, subtype="FLOAT")
+    sf.write(tmp_path / "wb.wav", noisy[: 2 * sr], sr, subtype="FLOAT")
+    runner = CliRunner()
+    res = runner.invoke(app, ["enhance", str(tmp_path / "nb.wav"), str(tmp_path / "nb_out.wav")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "8 kHz or less" in res.output and "logmmse" in res.output
+    assert sf.info(str(tmp_path / "nb_out.wav")).samplerate == 8000
+    res = runner.invoke(app, ["enhance", str(tmp_path / "wb.wav"), str(tmp_path / "wb_out.wav")], terminal_width=200)
+    assert res.exit_code == 0 and "8 kHz or less" not in res.output
+    res = runner.invoke(app, ["enhance", str(tmp_path / "nb.wav"), str(tmp_path / "nb2.wav"), "-m", "logmmse"],
+                        terminal_width=200)
+    assert res.exit_code == 0 and "8 kHz or less" not in res.output

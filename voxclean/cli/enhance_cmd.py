@@ -65,6 +65,7 @@ def register(app: typer.Typer) -> None:
         inputs = {p.resolve() for p, _ in pairs}
         failures: list[tuple[Path, str]] = []
         todo: list[tuple[Path, Path, float]] = []
+        narrowband = 0
         for s, d in pairs:
             if d.resolve() in inputs:
                 failures.append((s, f"output {d} would overwrite an input file; choose another output"))
@@ -72,9 +73,14 @@ def register(app: typer.Typer) -> None:
                 failures.append((s, f"output {d} exists; pass --overwrite to replace it"))
             else:
                 try:
-                    todo.append((s, d, info(s).duration))
+                    meta = info(s)
+                    todo.append((s, d, meta.duration))
+                    narrowband += meta.sample_rate <= 8000
                 except AudioError as exc:
                     failures.append((s, exc.problem))
+        if narrowband and enh.name == "neural":
+            console.print(f"note: {narrowband} input(s) at 8 kHz or less; on 8 kHz telephone speech (NOIZEUS) "
+                          "`-m logmmse` scored higher than the neural model (docs/benchmarks.md, section 4-i)")
         n_skipped = len(failures)
         total = sum(t for *_, t in todo)
         columns = [TextColumn("[bold]{task.description}"), BarColumn(),
