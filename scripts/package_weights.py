@@ -15,9 +15,8 @@ import shutil
 import sys
 from pathlib import Path
 
-import torch
-
 import numpy as np
+import torch
 
 from voxclean.enhance.neural.enhancer import WEIGHTS_DIR, load_model
 from voxclean.enhance.neural.export import check_onnx, export_onnx

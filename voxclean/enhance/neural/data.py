@@ -200,7 +200,7 @@ class MixtureSampler:
             seg = self._real_noise(rng, len(r))
         if np.mean(seg ** 2) <= 0:
             seg = rng.standard_normal(len(r)) * 1e-3
-        snr = rng.uniform(*self.snr)
+        snr = rng.uniform(*self.snr)     # drawn even for a clean example: later draws keep their order
         y = r if self.p_clean and rng.random() < self.p_clean else r + snr_gain(r, seg, snr) * seg
         if rng.random() < self.p_bandlimit:
             sos = butter(8, rng.uniform(3400, 7000), fs=SR, output="sos")

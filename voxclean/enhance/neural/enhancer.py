@@ -61,15 +61,18 @@ def weights_path(weights: str | Path, suffix: str = ".pt") -> Path:
     return p
 
 
-def _has_torch() -> bool:
+def _installed(module: str) -> bool:
     import importlib.util
-    return importlib.util.find_spec("torch") is not None
+    return importlib.util.find_spec(module) is not None
+
+
+def _has_torch() -> bool:
+    return _installed("torch")
 
 
 def _onnx_ready(weights: str | Path) -> bool:
     """onnxruntime is importable and the weights have their ``.onnx`` export beside them."""
-    import importlib.util
-    if importlib.util.find_spec("onnxruntime") is None:
+    if not _installed("onnxruntime"):
         return False
     try:
         weights_path(weights, ".onnx")

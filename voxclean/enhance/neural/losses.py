@@ -30,13 +30,20 @@ def _compressed(y: torch.Tensor, s: torch.Tensor, n_fft: int, hop: int, c: float
     return Y, S, (Y.abs() + 1e-8) ** c, (S.abs() + 1e-8) ** c
 
 
+def _spectral_terms(y: torch.Tensor, s: torch.Tensor, c: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L_spec, L_os) from one pair of STFTs per resolution (module docstring)."""
+    spec, os_ = y.new_zeros(()), y.new_zeros(())
+    for n_fft, hop in RESOLUTIONS:
+        Y, S, my, ms = _compressed(y, s, n_fft, hop, c)
+        spec = spec + torch.mean((my - ms) ** 2)
+        spec = spec + torch.mean(torch.abs(my * Y / (Y.abs() + 1e-8) - ms * S / (S.abs() + 1e-8)) ** 2)
+        os_ = os_ + torch.mean(torch.relu(ms - my) ** 2)
+    return spec, os_
+
+
 def over_suppression_loss(y: torch.Tensor, s: torch.Tensor, c: float = 0.3) -> torch.Tensor:
     """Penalises only bins where the estimate's compressed magnitude is below the target's."""
-    total = y.new_zeros(())
-    for n_fft, hop in RESOLUTIONS:
-        _, _, my, ms = _compressed(y, s, n_fft, hop, c)
-        total = total + torch.mean(torch.relu(ms - my) ** 2)
-    return total
+    return _spectral_terms(y, s, c)[1]
 
 
 def _third_octave_matrix(n_fft: int, sr: int, n_bands: int = 15, f_low: float = 150.0) -> torch.Tensor:
@@ -68,12 +75,7 @@ def stoi_loss(y: torch.Tensor, s: torch.Tensor, sr: int = 16000, n_fft: int = 51
 
 
 def spectral_loss(y: torch.Tensor, s: torch.Tensor, c: float = 0.3) -> torch.Tensor:
-    total = y.new_zeros(())
-    for n_fft, hop in RESOLUTIONS:
-        Y, S, my, ms = _compressed(y, s, n_fft, hop, c)
-        total = total + torch.mean((my - ms) ** 2)
-        total = total + torch.mean(torch.abs(my * Y / (Y.abs() + 1e-8) - ms * S / (S.abs() + 1e-8)) ** 2)
-    return total
+    return _spectral_terms(y, s, c)[0]
 
 
 def si_sdr(y: torch.Tensor, s: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -95,11 +97,11 @@ def vad_targets(s: torch.Tensor, n_frames: int, hop: int = 160, n_fft: int = 320
 
 def total_loss(y, s, vad, w_spec: float = 1.0, w_sisdr: float = 0.01, w_vad: float = 0.05, w_os: float = 0.0,
                w_stoi: float = 0.0):
-    ls = spectral_loss(y, s)
+    ls, los = _spectral_terms(y, s)
     sdr = si_sdr(y, s).mean()
     loss = w_spec * ls - w_sisdr * sdr
     if w_os:
-        loss = loss + w_os * over_suppression_loss(y, s)
+        loss = loss + w_os * los
     if w_stoi:
         loss = loss + w_stoi * stoi_loss(y, s)
     if vad is None:  # architectures without a VAD head
