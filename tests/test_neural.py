@@ -145,6 +145,30 @@ def test_train_cli_writes_checkpoint_and_log_and_resumes(tmp_path):
     assert enh.enhance(_speechlike(SR // 4), SR).shape == (SR // 4,)
 
 
+def test_train_with_worker_processes_gives_the_same_run(tmp_path):
+    """Batches built ahead in worker processes (``train.workers``) are the batches of the same steps:
+    two runs, with and without workers, end with identical weights; ``keep_epochs`` writes one
+    model-only snapshot per epoch."""
+    need_data("speech", "cmu_arctic")
+    need_data("noise", "hu100")
+    from voxclean.enhance.neural.train import train
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    base = {"model": TINY.to_dict(),
+            "data": {"speech": [str(data / "speech" / "cmu_arctic")], "noise": [str(data / "noise" / "hu100")],
+                     "segment_s": 1.0, "p_reverb": 0.0, "p_bandlimit": 0.0},
+            "train": {"batch": 2, "epochs": 2, "steps_per_epoch": 2, "seed": 3, "device": "auto"}}
+    runs = {}
+    for workers in (0, 2):
+        cfg = {**base, "train": {**base["train"], "workers": workers, "keep_epochs": True}}
+        runs[workers] = train(cfg, out=tmp_path / f"w{workers}")
+    a = torch.load(runs[0] / "last.pt", weights_only=False)["model"]
+    b = torch.load(runs[2] / "last.pt", weights_only=False)["model"]
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k]) for k in a)
+    snaps = sorted(p.name for p in runs[2].glob("epoch_*.pt"))
+    assert snaps == ["epoch_001.pt", "epoch_002.pt"]
+    assert torch.load(runs[2] / "epoch_002.pt", weights_only=False)["step"] == 4
+
+
 from voxclean.enhance.neural.enhancer import DEFAULT_WEIGHTS  # noqa: E402
 
 shipped = pytest.mark.skipif(not (WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt").is_file(), reason="no packaged weights")

@@ -127,6 +127,12 @@ class MixtureSampler:
             rooms.append(simulate_rir(room, src, mic, rt60, SR, max_order=20))
         return rooms
 
+    def preload(self) -> None:
+        """Decode every speech, noise and RIR file into the audio cache now (before worker processes
+        fork, so that they share it instead of each decoding the corpus again)."""
+        for f in (*self.speech, *self.noise, *self.rir_files):
+            _audio(f)
+
     def _speech(self, rng: np.random.Generator) -> np.ndarray:
         n = self.length
         for _ in range(5):

@@ -108,9 +108,9 @@ class NeuralSE(nn.Module):
 
     # -- state -----------------------------------------------------------------------------------
     def initial_state(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        c = self.cfg
-        h = torch.zeros(c.layers, batch, c.hidden)
-        hist = torch.zeros(batch, max(c.df_order - 1, 0), c.df_bins, 2)
+        c, dev = self.cfg, self.erb_fwd.device
+        h = torch.zeros(c.layers, batch, c.hidden, device=dev)
+        hist = torch.zeros(batch, max(c.df_order - 1, 0), c.df_bins, 2, device=dev)
         return h, hist
 
     # -- core ------------------------------------------------------------------------------------

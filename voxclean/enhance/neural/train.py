@@ -8,15 +8,22 @@ Config (see ``configs/neural_small.yaml``)::
     data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
             p_sim_room, n_sim_rooms, p_bandlimit, p_codec, p_babble, p_colored}            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
-            w_spec, w_sisdr, w_vad, w_os (over-suppression loss), w_stoi (STOI surrogate), max_minutes, init (checkpoint whose weights start a new run)}
+            w_spec, w_sisdr, w_vad, w_os (over-suppression loss), w_stoi (STOI surrogate), max_minutes,
+            init (checkpoint whose weights start a new run), device (cpu | cuda | auto; default cpu),
+            workers (processes that build batches ahead; default 0 = in the training loop),
+            keep_epochs (also write epoch_NNN.pt, model only, after every epoch),
+            schedule_minutes (the cosine runs over this many minutes of training instead of over
+            epochs * steps_per_epoch steps: for a fixed time budget on hardware of unknown speed)}
     valid: {dir: paired folder (manifest.jsonl, clean/, noisy/), n: pairs}
 
 Relative paths are taken from the current directory. ``out`` holds ``last.pt`` (model, optimiser,
 step; written atomically every epoch and when stopped by ``max_minutes`` or SIGINT/SIGTERM, which
 finish the current step, validate and save), ``best.pt`` (best validation WB-PESQ) and
-``log.csv``. Running again with the same ``out`` resumes from ``last.pt``; the data of step ``s``
-depends only on ``(seed, s)`` so a resumed run continues the same sequence. The learning rate
-follows a cosine from ``lr`` to ``lr_min`` over ``epochs * steps_per_epoch`` steps (AdamW).
+``log.csv``; checkpoints always hold CPU tensors, whatever ``device`` trained them. Running again
+with the same ``out`` resumes from ``last.pt``; the data of step ``s`` depends only on ``(seed, s)``
+so a resumed run continues the same sequence. The learning rate follows a cosine from ``lr`` to
+``lr_min`` over ``epochs * steps_per_epoch`` steps, or over ``schedule_minutes`` of training when set
+(AdamW).
 """
 from __future__ import annotations
 
@@ -99,9 +106,10 @@ def validate(model, pairs, noisy_too: bool = False) -> dict[str, float]:
     from voxclean.metrics import score_pair
     model.eval()
     res, base = [], []
+    dev = next(model.parameters()).device
     for clean, noisy in pairs:
-        y, _ = forward_wave(model, torch.from_numpy(noisy)[None])
-        res.append(score_pair(clean, y[0].numpy(), 16000, metrics=["pesq_wb", "stoi"]))
+        y, _ = forward_wave(model, torch.from_numpy(noisy)[None].to(dev))
+        res.append(score_pair(clean, y[0].cpu().numpy(), 16000, metrics=["pesq_wb", "stoi"]))
         if noisy_too:
             base.append(score_pair(clean, noisy, 16000, metrics=["pesq_wb", "stoi"]))
     model.train()
@@ -111,6 +119,43 @@ def validate(model, pairs, noisy_too: bool = False) -> dict[str, float]:
         out.update(val_noisy_pesq_wb=float(np.mean([r["pesq_wb"] for r in base])),
                    val_noisy_stoi=float(np.mean([r["stoi"] for r in base])))
     return out
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Item ``k`` = the batch of step ``first + k``, so DataLoader workers build batches ahead while the
+    order, and therefore the run, stays the same as without workers."""
+
+    def __init__(self, sampler: MixtureSampler, first: int, last: int, size: int):
+        self.sampler, self.first, self.last, self.size = sampler, first, last, size
+
+    def __len__(self) -> int:
+        return max(self.last - self.first, 0)
+
+    def __getitem__(self, k: int):
+        return self.sampler.batch(self.first + k, self.size)
+
+
+def _batches(sampler: MixtureSampler, first: int, last: int, size: int, workers: int):
+    """Iterator over (noisy, target) numpy batches of steps first, first+1, ... (workers > 0: built in
+    that many processes, four batches ahead each; the audio is decoded once here, before they fork)."""
+    if workers <= 0:
+        return (sampler.batch(s, size) for s in range(first, last))
+    sampler.preload()
+    loader = torch.utils.data.DataLoader(_StepBatches(sampler, first, last, size), batch_size=None,
+                                         shuffle=False, num_workers=workers, prefetch_factor=4)
+    return iter(loader)
+
+
+def _cpu_state(model) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but torch sees no GPU; use 'cpu' or 'auto'")
+    return torch.device(name)
 
 
 def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None, threads: int | None = None,
@@ -123,7 +168,8 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     torch.set_num_threads(int(threads or tc.get("threads", 1)))
     seed = int(tc.get("seed", 0))
     torch.manual_seed(seed)
-    model = build_model(cfg.get("model"))
+    dev = _device(str(tc.get("device", "cpu")))
+    model = build_model(cfg.get("model")).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=float(tc.get("lr", 1e-3)), weight_decay=1e-4)
     step, epoch, best, minutes0 = 0, 0, -math.inf, 0.0
     last = out / "last.pt"
@@ -149,9 +195,12 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     total_steps = spe * epochs
     lr0, lr_min = float(tc.get("lr", 1e-3)), float(tc.get("lr_min", 1e-4))
     max_minutes = float(tc.get("max_minutes", 0)) or math.inf
+    schedule_minutes = float(tc.get("schedule_minutes", 0))
     weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad", "w_os", "w_stoi") if k in tc}
     log_path = out / "log.csv"
     new_log = not log_path.exists()
+    batch_size, workers = int(tc.get("batch", 8)), int(tc.get("workers", 0))
+    batches = _batches(sampler, step, total_steps, batch_size, workers)
     t0 = time.time()
     stop = False
     interrupted = []
@@ -170,12 +219,14 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
         while step < total_steps and not stop:
             acc, n_acc = {"loss": 0.0, "spec": 0.0, "si_sdr": 0.0}, 0
             while True:
-                lr = lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(step / total_steps, 1.0)))
+                done = (minutes0 + (time.time() - t0) / 60) / schedule_minutes if schedule_minutes \
+                    else step / total_steps
+                lr = lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(done, 1.0)))
                 for g in opt.param_groups:
                     g["lr"] = lr
-                noisy, target = sampler.batch(step, int(tc.get("batch", 8)))
-                y, vad = forward_wave(model, torch.from_numpy(noisy))
-                loss, parts = total_loss(y, torch.from_numpy(target), vad, **weights)
+                noisy, target = next(batches)
+                y, vad = forward_wave(model, torch.as_tensor(noisy).to(dev))
+                loss, parts = total_loss(y, torch.as_tensor(target).to(dev), vad, **weights)
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc.get("grad_clip", 1.0)))
@@ -199,15 +250,18 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
             fh.flush()
             if progress:
                 progress({"epoch_done": row})
-            state = {"model": model.state_dict(), "model_config": model_config(model, cfg.get("model")), "optimizer": opt.state_dict(),
+            state = {"model": _cpu_state(model), "model_config": model_config(model, cfg.get("model")), "optimizer": opt.state_dict(),
                      "step": step, "epoch": epoch, "best": best, "minutes": minutes, "config": cfg}
             score = row.get("val_pesq_wb", -row["train_loss"])
             if score > best:
                 best = state["best"] = score
-                _save_atomic({"model": model.state_dict(), "model_config": model_config(model, cfg.get("model")), "step": step,
+                _save_atomic({"model": _cpu_state(model), "model_config": model_config(model, cfg.get("model")), "step": step,
                               "epoch": epoch, "val": {k: v for k, v in row.items() if k.startswith("val")}},
                              out / "best.pt")
             _save_atomic(state, last)
+            if tc.get("keep_epochs"):
+                _save_atomic({"model": state["model"], "model_config": state["model_config"], "step": step,
+                              "epoch": epoch, "minutes": minutes}, out / f"epoch_{epoch:03d}.pt")
     for sig, handler in old.items():
         signal.signal(sig, handler)
     return out
