@@ -47,6 +47,11 @@ def test_default_model_fits_budget():
     assert (N_FFT - HOP) / SR * 1000 + HOP / SR * 1000 <= 20.0       # algorithmic latency: window overlap + hop
     assert NeuralEnhancer.latency_ms <= 20.0
     assert m.macs_per_frame() * SR / HOP < 50e6                        # < 50 MMAC/s
+    from voxclean.enhance.neural.enhancer import DEFAULT_WEIGHTS, load_model
+    if (WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt").is_file():             # the shipped default (issue 4: <= 1 M)
+        shipped = load_model(DEFAULT_WEIGHTS)
+        assert shipped.n_params() <= 1_000_000
+        assert shipped.macs_per_frame() * SR / HOP < 100e6             # < 100 MMAC/s (DFN3: ~344 M)
 
 
 def test_stream_equals_offline_random_blocks(tiny_weights):

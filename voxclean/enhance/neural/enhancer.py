@@ -18,10 +18,11 @@
   probabilities of the frames it has processed as ``stream.vad``.
 
 Weights: ``weights`` names a file, or one of the packaged ``voxclean/enhance/neural/weights/*.pt``
-(default ``neural_v9``: ``neural_v7``'s network trained on with a STOI surrogate loss, noise-free and
-band-limited examples by ``voxclean train configs/neural_v8b.yaml`` then ``configs/neural_v9b.yaml``,
-run behind a 6 dB Wiener pre-gain; ``neural_v7``, ``neural_v5``, ``neural_v3`` and ``neural_small``,
-the first model, are kept for comparison; see ``weights/README.md``).
+(default ``neural_v10``: a wider NeuralSE, GRU width 256, 938 k parameters, trained for 11.3 minutes
+on a GPU by ``configs/neural_v10b_gpu.yaml`` then ``configs/neural_v10c_gpu.yaml`` with neural_v9's data
+and losses, run behind a 4 dB Wiener pre-gain; ``neural_v9`` (556 k parameters, trained on CPU),
+``neural_v7``, ``neural_v5``, ``neural_v3`` and ``neural_small``, the first model, are kept for
+comparison; see ``weights/README.md``).
 
 Weights whose ``model_config`` sets ``pre_wiener_db`` run the model behind a causal Wiener pre-gain on
 the same frames (:mod:`voxclean.enhance.neural.prefilter`; no added latency), in both backends.
@@ -47,7 +48,7 @@ from voxclean.enhance.blend import blend_weights
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 N_FFT, HOP = 320, 160          # voxclean.enhance.neural.model's framing (without importing torch)
-DEFAULT_WEIGHTS = "neural_v9"
+DEFAULT_WEIGHTS = "neural_v10"
 
 
 def weights_path(weights: str | Path, suffix: str = ".pt") -> Path:
