@@ -141,8 +141,12 @@ def test_train_cli_writes_checkpoint_and_log_and_resumes(tmp_path):
     run = tmp_path / "run"
     ck = torch.load(run / "last.pt", weights_only=False)
     assert ck["step"] == 2 and (run / "best.pt").is_file()
-    r = runner.invoke(app, ["train", str(tmp_path / "tiny.yaml")])          # resumes, runs the last epoch
-    assert r.exit_code == 0, r.output
+    if not torch.cuda.is_available():                                  # a clear error, nothing written
+        r = runner.invoke(app, ["train", str(tmp_path / "tiny.yaml"), "--device", "cuda"])
+        assert r.exit_code == 2 and "no GPU" in r.output
+        assert torch.load(run / "last.pt", weights_only=False)["step"] == 2
+    r = runner.invoke(app, ["train", str(tmp_path / "tiny.yaml"), "--device", "auto", "--workers", "1"])
+    assert r.exit_code == 0, r.output                                   # resumes, runs the last epoch
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert [int(row["step"]) for row in rows] == [1, 2, 3]
     assert torch.load(run / "last.pt", weights_only=False)["step"] == 3

@@ -18,6 +18,10 @@ def register(app: typer.Typer) -> None:
                                            "An existing last.pt there is resumed."),
         threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: train.threads)."),
         max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many steps in total."),
+        device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or auto (default: train.device, "
+                                             "else cpu)."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Processes that build batches ahead "
+                                              "(default: train.workers, else 0); the run is the same either way."),
     ) -> None:
         """Train the causal neural enhancer on on-the-fly mixtures; checkpoints (last.pt, best.pt) and
         log.csv (loss, validation WB-PESQ/STOI per epoch) go to the output folder. Ctrl-C stops cleanly."""
@@ -29,6 +33,12 @@ def register(app: typer.Typer) -> None:
             cfg = load_config(config)
         except (FileNotFoundError, ValueError) as exc:
             raise typer.BadParameter(str(exc)) from exc
+        if device is not None:
+            if device not in ("cpu", "auto") and not device.startswith("cuda"):
+                raise typer.BadParameter(f"--device must be cpu, cuda[:N] or auto, not {device!r}")
+            cfg["train"]["device"] = device
+        if workers is not None:
+            cfg["train"]["workers"] = workers
         last = {"t": 0}
 
         def progress(d: dict) -> None:
@@ -43,5 +53,10 @@ def register(app: typer.Typer) -> None:
                 console.print(f"  step {d['step']}/{d['total']} loss {d['loss']:.4f} lr {d['lr']:.2e}",
                               highlight=False)
 
-        folder = train(cfg, out=out, threads=threads, max_steps=max_steps, progress=progress)
+        try:
+            folder = train(cfg, out=out, threads=threads, max_steps=max_steps, progress=progress)
+        except RuntimeError as exc:
+            if "train.device" not in str(exc):
+                raise
+            raise typer.BadParameter(str(exc)) from exc
         console.print(f"checkpoints and log.csv in {folder}")

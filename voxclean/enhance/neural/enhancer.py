@@ -31,8 +31,8 @@ Backends: ``backend="torch"`` runs the checkpoint with PyTorch; ``backend="onnx"
 graph (``<weights>.onnx`` beside the ``.pt``, made by ``voxclean export --onnx``) with onnxruntime, a
 core dependency, so the default enhancer works without torch; ``"auto"`` (default) takes the ONNX graph
 when it exists beside the weights (the packaged weights all have one; faster than torch on one
-thread: RTF 0.0041 vs 0.0071 for neural_v9, ``scripts/rtf_single_channel.py neural:backend=torch
-neural:backend=onnx``, best of three on an idle 2-core machine) and torch otherwise. Both give the
+thread: RTF 0.0049 vs 0.0081 for neural_v10, ``scripts/rtf_single_channel.py neural:backend=onnx
+neural:backend=torch``, best of three on an idle 2-core machine) and torch otherwise. Both give the
 same output to float rounding (tested).
 """
 from __future__ import annotations
@@ -157,7 +157,7 @@ class NeuralStream(StftStream):
 
 @ENHANCERS.register("neural", "small causal neural enhancer: ERB gains + deep filter, GRU (16 kHz, 20 ms latency; torch or onnxruntime)")
 class NeuralEnhancer:
-    """Causal ERB-gain + deep-filter GRU model (0.56 M parameters with the default weights) trained on voxclean mixtures."""
+    """Causal ERB-gain + deep-filter GRU model (0.94 M parameters with the default weights) trained on voxclean mixtures."""
 
     name = "neural"
     sample_rate = 16000
