@@ -19,7 +19,8 @@ Config (see ``configs/neural_small.yaml``)::
 Relative paths are taken from the current directory. ``out`` holds ``last.pt`` (model, optimiser,
 step; written atomically every epoch and when stopped by ``max_minutes`` or SIGINT/SIGTERM, which
 finish the current step, validate and save), ``best.pt`` (best validation WB-PESQ) and
-``log.csv``; checkpoints always hold CPU tensors, whatever ``device`` trained them. Running again
+``log.csv``; the model weights in every checkpoint are CPU tensors, whatever ``device`` trained them
+(a ``last.pt`` from a GPU resumes on a CPU and the other way round). Running again
 with the same ``out`` resumes from ``last.pt``; the data of step ``s`` depends only on ``(seed, s)``
 so a resumed run continues the same sequence. The learning rate follows a cosine from ``lr`` to
 ``lr_min`` over ``epochs * steps_per_epoch`` steps, or over ``schedule_minutes`` of training when set
