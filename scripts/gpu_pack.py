@@ -28,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from voxclean.degrade.noise import list_audio, load_mono
-from voxclean.enhance.neural.data import SR, MixtureSampler
+from voxclean.enhance.neural.data import SR, simulate_rooms
 from voxclean.enhance.neural.train import load_config
 
 
@@ -67,8 +67,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.dest.exists() and any(args.dest.iterdir()):
         sys.exit(f"{args.dest} is not empty; remove it first")
-    dc = load_config(args.config)["data"]
-    seed = int(load_config(args.config)["train"].get("seed", 0))
+    cfg = load_config(args.config)
+    dc, seed = cfg["data"], int(cfg["train"].get("seed", 0))
     for kind in ("speech", "noise"):
         n, sec = pack_folder(kind, list(dc[kind]), args.dest / kind, args.opus_level)
         print(f"{kind}: {n} files, {sec / 60:.1f} min")
@@ -77,10 +77,7 @@ def main(argv=None) -> None:
     roots = list(dc.get("rir") or [])
     for f in list_audio(roots, "reverb") if roots else []:
         sf.write(rir / f"{_flat_name(f, roots)}.wav", load_mono(f, SR), SR, subtype="FLOAT")
-    n_rooms = int(dc.get("n_sim_rooms", 16))
-    sampler = MixtureSampler.__new__(MixtureSampler)   # only its room simulation, no data loading
-    sampler.seed = seed
-    for k, h in enumerate(sampler._simulate_rooms(n_rooms)):
+    for k, h in enumerate(simulate_rooms(seed, int(dc.get("n_sim_rooms", 16)))):
         sf.write(rir / f"sim_room_{k:02d}.wav", np.asarray(h, np.float32), SR, subtype="FLOAT")
     total = sum(p.stat().st_size for p in args.dest.rglob("*") if p.is_file())
     print(f"rir: {len(list(rir.iterdir()))} files; pack {total / 2**20:.1f} MiB in {args.dest}")

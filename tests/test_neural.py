@@ -120,20 +120,22 @@ def test_onnx_matches_pytorch_frame_by_frame(tiny_weights, tmp_path):
     assert d["max_abs_diff_spec"] < 1e-4 and d["max_abs_diff_vad"] < 1e-4
 
 
+def _tiny_train_config(**train) -> dict:
+    """A training config for the TINY model on 1 s ARCTIC + hu100 mixtures (skips without the data)."""
+    return {"model": TINY.to_dict(),
+            "data": {"speech": [str(need_data("speech", "cmu_arctic"))], "noise": [str(need_data("noise", "hu100"))],
+                     "segment_s": 1.0, "p_reverb": 0.0, "p_bandlimit": 0.0},
+            "train": {"batch": 2, **train}}
+
+
 def test_train_cli_writes_checkpoint_and_log_and_resumes(tmp_path):
-    need_data("speech", "cmu_arctic")
-    need_data("noise", "hu100")
+    cfg = _tiny_train_config(out=str(tmp_path / "run"), epochs=3, steps_per_epoch=1, seed=0)
     import csv
 
     import yaml
     from typer.testing import CliRunner
 
     from voxclean.cli import app
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    cfg = {"model": TINY.to_dict(),
-           "data": {"speech": [str(data / "speech" / "cmu_arctic")], "noise": [str(data / "noise" / "hu100")],
-                    "segment_s": 1.0, "p_reverb": 0.0, "p_bandlimit": 0.0},
-           "train": {"out": str(tmp_path / "run"), "batch": 2, "epochs": 3, "steps_per_epoch": 1, "seed": 0}}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     runner = CliRunner()
     r = runner.invoke(app, ["train", str(tmp_path / "tiny.yaml"), "--max-steps", "2"])
@@ -158,14 +160,8 @@ def test_train_with_worker_processes_gives_the_same_run(tmp_path):
     """Batches built ahead in worker processes (``train.workers``) are the batches of the same steps:
     two runs, with and without workers, end with identical weights; ``keep_epochs`` writes one
     model-only snapshot per epoch."""
-    need_data("speech", "cmu_arctic")
-    need_data("noise", "hu100")
     from voxclean.enhance.neural.train import train
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    base = {"model": TINY.to_dict(),
-            "data": {"speech": [str(data / "speech" / "cmu_arctic")], "noise": [str(data / "noise" / "hu100")],
-                     "segment_s": 1.0, "p_reverb": 0.0, "p_bandlimit": 0.0},
-            "train": {"batch": 2, "epochs": 2, "steps_per_epoch": 2, "seed": 3, "device": "auto"}}
+    base = _tiny_train_config(epochs=2, steps_per_epoch=2, seed=3, device="auto")
     runs = {}
     for workers in (0, 2):
         cfg = {**base, "train": {**base["train"], "workers": workers, "keep_epochs": True}}

@@ -92,6 +92,23 @@ def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, sr: int = 
     return _shape_spectrum(x, sr, np.geomspace(100, sr / 2, 5), rng.uniform(-max_db, max_db, 5))
 
 
+def simulate_rooms(seed: int, n: int) -> list[np.ndarray]:
+    """The ``n`` pyroomacoustics shoebox RIRs of a sampler seeded ``seed`` (3-10 m x 3-10 m x 2.5-3.5 m,
+    RT60 0.2-0.8 s, source 0.5-3 m from the microphone)."""
+    rng = np.random.default_rng([seed, 999_999])
+    rooms = []
+    for _ in range(n):
+        room = [rng.uniform(3, 10), rng.uniform(3, 10), rng.uniform(2.5, 3.5)]
+        rt60 = max(rng.uniform(0.2, 0.8), 1.05 * min_rt60(room))
+        dist = rng.uniform(0.5, 3.0)
+        mic = [rng.uniform(0.5, room[0] - 0.5), rng.uniform(0.5, room[1] - 0.5), 1.2]
+        ang = rng.uniform(0, 2 * np.pi)
+        src = [float(np.clip(mic[0] + dist * np.cos(ang), 0.5, room[0] - 0.5)),
+               float(np.clip(mic[1] + dist * np.sin(ang), 0.5, room[1] - 0.5)), 1.6]
+        rooms.append(simulate_rir(room, src, mic, rt60, SR, max_order=20))
+    return rooms
+
+
 class MixtureSampler:
     def __init__(self, speech: list[str], noise: list[str], rir: list[str] | None = None, *,
                  snr=(-5.0, 20.0), level_db=(-35.0, -15.0), segment_s: float = 3.0,
@@ -111,21 +128,7 @@ class MixtureSampler:
         self.p_noise_speed, self.p_noise_mix, self.p_noise_eq = p_noise_speed, p_noise_mix, p_noise_eq
         self.p_speech_eq, self.p_rumble, self.p_clean = p_speech_eq, p_rumble, p_clean
         self.seed = seed
-        self.rooms = self._simulate_rooms(n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
-
-    def _simulate_rooms(self, n: int) -> list[np.ndarray]:
-        rng = np.random.default_rng([self.seed, 999_999])
-        rooms = []
-        for _ in range(n):
-            room = [rng.uniform(3, 10), rng.uniform(3, 10), rng.uniform(2.5, 3.5)]
-            rt60 = max(rng.uniform(0.2, 0.8), 1.05 * min_rt60(room))
-            dist = rng.uniform(0.5, 3.0)
-            mic = [rng.uniform(0.5, room[0] - 0.5), rng.uniform(0.5, room[1] - 0.5), 1.2]
-            ang = rng.uniform(0, 2 * np.pi)
-            src = [float(np.clip(mic[0] + dist * np.cos(ang), 0.5, room[0] - 0.5)),
-                   float(np.clip(mic[1] + dist * np.sin(ang), 0.5, room[1] - 0.5)), 1.6]
-            rooms.append(simulate_rir(room, src, mic, rt60, SR, max_order=20))
-        return rooms
+        self.rooms = simulate_rooms(seed, n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
     def preload(self) -> None:
         """Decode every speech, noise and RIR file into the audio cache now (before worker processes
