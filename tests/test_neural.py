@@ -18,13 +18,16 @@ from conftest import need_data  # noqa: E402
 TINY = ModelConfig(erb_bands=16, hidden=24, layers=2, df_bins=12, df_order=3)
 
 
-@pytest.fixture(scope="module", params=[0.0, 6.0], ids=["plain", "prewiener6"])
+@pytest.fixture(scope="module", params=[(0.0, False), (6.0, False), (0.0, True)],
+                ids=["plain", "prewiener6", "noisefeatures"])
 def tiny_weights(request, tmp_path_factory) -> Path:
     """A randomly initialised tiny model whose deep filter is switched on (its head starts at zero);
-    once plain and once behind the 6 dB Wiener pre-gain (``pre_wiener_db``), so every contract
-    (streaming, training path, ONNX, blend) is checked for both."""
+    plain, behind the 6 dB Wiener pre-gain (``pre_wiener_db``), and with the tracker's noise PSD as
+    extra input (``noise_features``), so every contract (streaming, training path, ONNX, blend) is
+    checked for each."""
     torch.manual_seed(0)
-    cfg = ModelConfig(**{**TINY.to_dict(), "pre_wiener_db": request.param})
+    pre, noise_features = request.param
+    cfg = ModelConfig(**{**TINY.to_dict(), "pre_wiener_db": pre, "noise_features": noise_features})
     m = NeuralSE(cfg)
     torch.nn.init.normal_(m.df.weight, std=0.2)
     torch.nn.init.normal_(m.gain.weight, std=0.5)
@@ -265,14 +268,16 @@ def test_export_cli_writes_onnx_and_int8(tiny_weights, tmp_path):
     r = CliRunner().invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights), "--int8", str(q)])
     assert r.exit_code == 0, r.output
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    assert [i.name for i in sess.get_inputs()] == ["spec", "h", "hist"]
+    cfg = torch.load(tiny_weights, weights_only=False)["model_config"]
+    nf = cfg["noise_features"]
+    assert [i.name for i in sess.get_inputs()] == ["spec", "h", "hist"] + (["noise"] if nf else [])
     assert [o.name for o in sess.get_outputs()] == ["enh", "vad", "h_out", "hist_out"]
     import onnx
     ops = [n.op_type for n in onnx.load(str(q)).graph.node]
     assert "MatMulInteger" in ops                                       # learned layers are int8 ...
     erb = [n for n in onnx.load(str(q)).graph.node if any(i.startswith("erb_") for i in n.input)]
-    assert len(erb) == 2 and all(n.op_type == "MatMul" for n in erb)    # ... the ERB maps stay float
-    pre = str(float(torch.load(tiny_weights, weights_only=False)["model_config"]["pre_wiener_db"]))
+    assert len(erb) == 2 + nf and all(n.op_type == "MatMul" for n in erb)   # ... the ERB maps stay float
+    pre = str(float(cfg["pre_wiener_db"]))
     for f in (out, q):                                                   # the pre-gain depth travels along
         assert {p.key: p.value for p in onnx.load(str(f)).metadata_props}["pre_wiener_db"] == pre
     r = CliRunner().invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
@@ -363,6 +368,36 @@ def test_wiener_pregain_changes_the_input_and_follows_the_noise(tiny_weights):
         x = _speechlike(SR) + noise[:SR]
         assert np.max(np.abs(NeuralEnhancer(weights=str(tiny_weights)).enhance(x, SR)
                              - NeuralEnhancer(weights=str(other)).enhance(x, SR))) > 1e-3
+
+
+def test_noise_features_follow_the_noise_and_start_from_the_old_weights(tmp_path):
+    """The tracker's noise PSD settles at the level of stationary noise; a model given it as input
+    depends on it, and ``load_init`` starts such a model exactly where the checkpoint without it was."""
+    from voxclean.audio.stft import stft as np_stft
+    from voxclean.enhance.neural.prefilter import WienerPrefilter
+    from voxclean.enhance.neural.train import load_init
+    rng = np.random.default_rng(7)
+    noise = rng.standard_normal(SR * 3).astype(np.float32) * 0.05
+    spec = np_stft(noise, N_FFT, HOP)
+    same, psd = WienerPrefilter(spec.shape[1], 0.0, track_noise=True).process_tracked(spec)
+    assert np.array_equal(same, spec)                                  # 0 dB: frames pass, only tracked
+    ratio = (np.median(psd[100:], axis=0) / np.mean(np.abs(spec[100:]) ** 2, axis=0))[1:-1]   # complex bins
+    assert np.all((ratio > 0.5) & (ratio < 1.5))
+    torch.manual_seed(1)
+    old = NeuralSE(TINY)
+    torch.nn.init.normal_(old.df.weight, std=0.2)
+    new = NeuralSE(ModelConfig(**{**TINY.to_dict(), "noise_features": True}))
+    load_init(new, dict(old.state_dict()))
+    x = torch.from_numpy(_speechlike(SR) + noise[:SR])[None]
+    with torch.no_grad():
+        assert torch.allclose(enhance_batch(new, x)[0], enhance_batch(old, x)[0], atol=1e-6)
+        torch.nn.init.normal_(new.inp.weight, std=0.3)
+        z = torch.zeros(1, 4, N_FFT // 2 + 1, 2) + 0.01
+        h, hist = new.initial_state(1)
+        quiet, loud = (new(z, h, hist, torch.full((1, 4, N_FFT // 2 + 1), v))[0] for v in (1e-6, 1e-2))
+        assert not torch.allclose(quiet, loud)
+        with pytest.raises(ValueError, match="noise PSD"):
+            new(z, h, hist)
 
 
 def test_over_suppression_loss_only_counts_attenuated_speech(noisy_pair):

@@ -36,10 +36,15 @@ class WienerProcessor:
         self.prev_clean_power = None
 
     def process(self, spec: np.ndarray) -> np.ndarray:
+        return self.process_tracked(spec)[0]
+
+    def process_tracked(self, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(gained frames, the tracker's noise PSD estimate after each frame), both (frames, bins)."""
         out = np.empty_like(spec)
         power = spec.real ** 2 + spec.imag ** 2
+        noises = np.empty(power.shape)
         for i in range(spec.shape[0]):
-            noise = self.tracker.update(power[i])
+            noise = noises[i] = self.tracker.update(power[i])
             gamma = power[i] / noise
             ml = np.maximum(gamma - 1.0, 0.0)
             if self.prev_clean_power is None:
@@ -50,7 +55,7 @@ class WienerProcessor:
             gain = np.maximum(xi / (1.0 + xi), self.gain_min)
             self.prev_clean_power = gain * gain * power[i]
             out[i] = gain * spec[i]
-        return out
+        return out, noises
 
 
 @ENHANCERS.register("wiener", "Wiener filter, decision-directed a-priori SNR + MMSE/SPP noise tracker (causal, any rate)")

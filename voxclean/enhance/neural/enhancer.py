@@ -25,7 +25,8 @@ and losses, run behind a 4 dB Wiener pre-gain; ``neural_v9`` (556 k parameters, 
 comparison; see ``weights/README.md``).
 
 Weights whose ``model_config`` sets ``pre_wiener_db`` run the model behind a causal Wiener pre-gain on
-the same frames (:mod:`voxclean.enhance.neural.prefilter`; no added latency), in both backends.
+the same frames (:mod:`voxclean.enhance.neural.prefilter`; no added latency), in both backends; with
+``noise_features`` the same causal tracker's noise PSD estimate is an extra input of the network.
 
 Backends: ``backend="torch"`` runs the checkpoint with PyTorch; ``backend="onnx"`` runs the exported
 graph (``<weights>.onnx`` beside the ``.pt``, made by ``voxclean export --onnx``) with onnxruntime, a
@@ -100,11 +101,16 @@ def load_model(weights: str | Path = DEFAULT_WEIGHTS):
     return _load(str(weights_path(weights)))
 
 
-def _prefilter(max_db: float):
-    if not max_db:
+def _prefilter(max_db: float, track_noise: bool = False):
+    if not max_db and not track_noise:
         return None
     from voxclean.enhance.neural.prefilter import WienerPrefilter
-    return WienerPrefilter(N_FFT // 2 + 1, max_db)
+    return WienerPrefilter(N_FFT // 2 + 1, max_db, track_noise=track_noise)
+
+
+def _front(pre, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(frames for the network, noise PSD estimate or None) after the optional pre-gain/tracker."""
+    return (spec, None) if pre is None else pre.process_tracked(spec)
 
 
 class NeuralProcessor:
@@ -115,15 +121,17 @@ class NeuralProcessor:
         self.torch, self.model = torch, model
         self.h, self.hist = model.initial_state(1)
         self.a, self.b = blend
-        self.pre = _prefilter(model.cfg.pre_wiener_db)
+        self.noise_features = model.cfg.noise_features
+        self.pre = _prefilter(model.cfg.pre_wiener_db, self.noise_features)
         self.vad: list[float] = []
 
     def process(self, spec: np.ndarray) -> np.ndarray:
         torch = self.torch
-        z = spec if self.pre is None else self.pre.process(spec)
+        z, noise = _front(self.pre, spec)
         x = torch.from_numpy(np.stack([z.real, z.imag], -1).astype(np.float32))[None]
+        noise = torch.from_numpy(noise)[None] if self.noise_features else None
         with torch.inference_mode():
-            y, vad, self.h, self.hist = self.model(x, self.h, self.hist)
+            y, vad, self.h, self.hist = self.model(x, self.h, self.hist, noise)
         y = y[0].numpy().astype(np.float64)
         out = y[..., 0] + 1j * y[..., 1]
         self.vad.extend(vad[0].tolist())
@@ -137,15 +145,15 @@ class OnnxNeuralProcessor:
         from voxclean.enhance.neural.export import OnnxStreamProcessor
         self.inner = OnnxStreamProcessor(path, threads=1, frame_by_frame=False)
         self.a, self.b = blend
-        self.pre = _prefilter(self.inner.pre_wiener_db)
+        self.pre = _prefilter(self.inner.pre_wiener_db, self.inner.noise_features)
 
     @property
     def vad(self) -> list[float]:
         return self.inner.vad
 
     def process(self, spec: np.ndarray) -> np.ndarray:
-        z = spec if self.pre is None else self.pre.process(spec)
-        out = self.inner.process(z.astype(np.complex128))
+        z, noise = _front(self.pre, spec)
+        out = self.inner.process(z.astype(np.complex128), noise)
         return out if self.b == 0.0 else self.a * out + self.b * spec
 
 

@@ -42,6 +42,7 @@ class ModelConfig:
     df_bins: int = 64
     df_order: int = 3
     pre_wiener_db: float = 0.0      # > 0: causal Wiener pre-gain on the input frames (see .prefilter)
+    noise_features: bool = False    # also feed the MMSE tracker's noise PSD in ERB bands (see .prefilter)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,7 +98,7 @@ class NeuralSE(nn.Module):
         fwd, exp = erb_matrices(n_bins, cfg.erb_bands)
         self.register_buffer("erb_fwd", torch.from_numpy(fwd.T.copy()))   # bins x bands
         self.register_buffer("erb_exp", torch.from_numpy(exp.T.copy()))   # bands x bins
-        self.inp = nn.Linear(cfg.erb_bands + 2 * cfg.df_bins, cfg.hidden)
+        self.inp = nn.Linear(cfg.erb_bands * (2 if cfg.noise_features else 1) + 2 * cfg.df_bins, cfg.hidden)
         self.gru = nn.GRU(cfg.hidden, cfg.hidden, num_layers=cfg.layers, batch_first=True)
         self.gain = nn.Linear(cfg.hidden, cfg.erb_bands)
         self.df = nn.Linear(cfg.hidden, cfg.df_bins * cfg.df_order * 2)
@@ -114,18 +115,24 @@ class NeuralSE(nn.Module):
         return h, hist
 
     # -- core ------------------------------------------------------------------------------------
-    def _features(self, spec: torch.Tensor) -> torch.Tensor:
+    def _features(self, spec: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         power = spec[..., 0] ** 2 + spec[..., 1] ** 2                       # B T K
         erb = 10 * torch.log10(power @ self.erb_fwd + 1e-10)
         low = spec[..., : self.cfg.df_bins, :]
         mag = torch.sqrt(low[..., 0] ** 2 + low[..., 1] ** 2 + 1e-12)
         comp = low * (mag ** -0.7).unsqueeze(-1)                             # |X|^0.3 e^{j arg X}
-        return torch.cat([(erb + 20.0) / 20.0, comp.flatten(-2)], dim=-1)
+        feats = [(erb + 20.0) / 20.0, comp.flatten(-2)]
+        if self.cfg.noise_features:
+            if noise is None:
+                raise ValueError("NeuralSE: this model has noise_features; pass the tracker's noise PSD (B, T, K)")
+            feats.append((10 * torch.log10(noise @ self.erb_fwd + 1e-10) + 20.0) / 20.0)
+        return torch.cat(feats, dim=-1)
 
-    def forward(self, spec: torch.Tensor, h: torch.Tensor, hist: torch.Tensor):
-        """spec (B, T, K, 2) noisy frames -> (enhanced (B, T, K, 2), vad (B, T), h', hist')."""
+    def forward(self, spec: torch.Tensor, h: torch.Tensor, hist: torch.Tensor, noise: torch.Tensor | None = None):
+        """spec (B, T, K, 2) noisy frames [, noise (B, T, K): noise PSD estimate of the raw input frames,
+        only with ``noise_features``] -> (enhanced (B, T, K, 2), vad (B, T), h', hist')."""
         c = self.cfg
-        z = torch.relu(self.inp(self._features(spec)))
+        z = torch.relu(self.inp(self._features(spec, noise)))
         z, h = self.gru(z, h)
         g = torch.sigmoid(self.gain(z)) @ self.erb_exp                       # B T K
         out = spec * g.unsqueeze(-1)
@@ -181,10 +188,10 @@ def istft(spec: torch.Tensor, length: int) -> torch.Tensor:
 
 def enhance_batch(model: NeuralSE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Offline training/validation path: waveforms (B, L) -> (enhanced (B, L), vad (B, T))."""
-    spec = stft(x)
-    if model.cfg.pre_wiener_db > 0:
+    spec, noise = stft(x), None
+    if model.cfg.pre_wiener_db > 0 or model.cfg.noise_features:
         from voxclean.enhance.neural.prefilter import prefilter_batch
-        spec = prefilter_batch(spec, model.cfg.pre_wiener_db)
+        spec, noise = prefilter_batch(spec, model.cfg.pre_wiener_db, model.cfg.noise_features)
     h, hist = model.initial_state(x.shape[0])
-    out, vad, _, _ = model(spec, h, hist)
+    out, vad, _, _ = model(spec, h, hist, noise)
     return istft(out, x.shape[-1]), vad

@@ -32,23 +32,34 @@ SR, HOP = 16000, 160
 
 class WienerPrefilter:
     """Frame processor: (frames, bins) complex -> the same frames times a causal Wiener gain
-    floored at ``-max_db`` dB; state (noise PSD, previous clean power) carried between calls."""
+    floored at ``-max_db`` dB; state (noise PSD, previous clean power) carried between calls.
+    ``max_db = 0`` (only with ``track_noise``) leaves the frames as they are and only tracks the noise."""
 
-    def __init__(self, n_bins: int, max_db: float, sr: int = SR, hop: int = HOP):
-        if not max_db > 0:
-            raise ValueError(f"pre-filter depth must be > 0 dB, got {max_db}")
+    def __init__(self, n_bins: int, max_db: float, sr: int = SR, hop: int = HOP, track_noise: bool = False):
+        if not (max_db > 0 or (track_noise and max_db == 0)):
+            raise ValueError(f"pre-filter depth must be > 0 dB (or 0 with track_noise), got {max_db}")
+        self.max_db = float(max_db)
         self.inner = WienerProcessor(n_bins, hop / sr, alpha_dd=0.95, xi_min=10 ** (-25 / 10),
                                      gain_min=10 ** (-max_db / 20))
 
     def process(self, spec: np.ndarray) -> np.ndarray:
-        return self.inner.process(spec)
+        return self.process_tracked(spec)[0]
+
+    def process_tracked(self, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(frames for the network, noise PSD of the raw input frames (frames, bins), float32)."""
+        out, noise = self.inner.process_tracked(spec)
+        return (out if self.max_db > 0 else spec), noise.astype(np.float32)
 
 
-def prefilter_batch(spec, max_db: float):
-    """torch (B, T, K, 2) real/imag frames -> the same shape after a fresh :class:`WienerPrefilter`
-    per batch item (no gradient flows through the gain; it depends on the input only)."""
+def prefilter_batch(spec, max_db: float, track_noise: bool = False):
+    """torch (B, T, K, 2) real/imag frames -> (the same shape after a fresh :class:`WienerPrefilter`
+    per batch item, its noise PSD (B, T, K) or None unless ``track_noise``). No gradient flows through
+    either; they depend on the input only."""
     import torch
     z = spec.detach().to(torch.float64).cpu().numpy()
     c = z[..., 0] + 1j * z[..., 1]
-    out = np.stack([WienerPrefilter(c.shape[-1], max_db).process(item) for item in c])
-    return torch.from_numpy(np.stack([out.real, out.imag], -1)).to(spec.dtype).to(spec.device)
+    res = [WienerPrefilter(c.shape[-1], max_db, track_noise=track_noise).process_tracked(item) for item in c]
+    out = np.stack([r[0] for r in res])
+    gained = torch.from_numpy(np.stack([out.real, out.imag], -1)).to(spec.dtype).to(spec.device)
+    noise = torch.from_numpy(np.stack([r[1] for r in res])).to(spec.device) if track_noise else None
+    return gained, noise

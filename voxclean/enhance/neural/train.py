@@ -147,6 +147,19 @@ def _batches(sampler: MixtureSampler, first: int, last: int, size: int, workers:
     return iter(loader)
 
 
+def load_init(model, state: dict) -> None:
+    """Start ``model`` from another checkpoint's weights. A weight matrix with the same rows and fewer
+    columns (an input layer before new input features were added, e.g. ``noise_features``) fills the
+    leading columns and the new ones start at zero, so the model starts as the old one did."""
+    own = model.state_dict()
+    for key, value in state.items():
+        mine = own.get(key)
+        if mine is not None and value.ndim == 2 and mine.ndim == 2 and value.shape[0] == mine.shape[0] \
+                and value.shape[1] < mine.shape[1]:
+            state[key] = torch.cat([value, value.new_zeros(mine.shape[0], mine.shape[1] - value.shape[1])], 1)
+    model.load_state_dict(state)
+
+
 def _cpu_state(model) -> dict:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
@@ -175,7 +188,7 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     step, epoch, best, minutes0 = 0, 0, -math.inf, 0.0
     last = out / "last.pt"
     if tc.get("init") and not last.exists():   # fine-tuning: start from another checkpoint's weights
-        model.load_state_dict(torch.load(tc["init"], map_location="cpu", weights_only=False)["model"])
+        load_init(model, torch.load(tc["init"], map_location="cpu", weights_only=False)["model"])
     if last.exists():
         ck = torch.load(last, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
