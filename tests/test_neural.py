@@ -400,6 +400,22 @@ def test_noise_features_follow_the_noise_and_start_from_the_old_weights(tmp_path
             new(z, h, hist)
 
 
+def test_prefilter_batch_runs_each_item_with_its_own_state():
+    """The batched pre-gain/tracker (all items at once) equals a fresh pre-filter per item."""
+    from voxclean.enhance.neural.model import stft
+    from voxclean.enhance.neural.prefilter import WienerPrefilter, prefilter_batch
+    x = torch.from_numpy(np.stack([_speechlike(SR // 2, seed=s) * g for s, g in ((1, 1.0), (2, 0.01), (3, 0.3))]))
+    spec = stft(x)
+    gained, noise = prefilter_batch(spec, 6.0, track_noise=True)
+    z = spec.double().numpy()
+    c = z[..., 0] + 1j * z[..., 1]
+    for b in range(3):
+        out, psd = WienerPrefilter(c.shape[-1], 6.0, track_noise=True).process_tracked(c[b])
+        assert np.allclose(gained[b, ..., 0].numpy(), out.real, atol=1e-6)
+        assert np.allclose(noise[b].numpy(), psd, rtol=1e-5)
+    assert prefilter_batch(spec, 6.0)[1] is None
+
+
 def test_over_suppression_loss_only_counts_attenuated_speech(noisy_pair):
     from voxclean.enhance.neural.losses import over_suppression_loss, total_loss
     clean = torch.from_numpy(noisy_pair[0][:SR * 2])[None]

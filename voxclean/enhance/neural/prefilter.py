@@ -53,13 +53,14 @@ class WienerPrefilter:
 
 def prefilter_batch(spec, max_db: float, track_noise: bool = False):
     """torch (B, T, K, 2) real/imag frames -> (the same shape after a fresh :class:`WienerPrefilter`
-    per batch item, its noise PSD (B, T, K) or None unless ``track_noise``). No gradient flows through
+    per batch item (each item has its own state), its noise PSD (B, T, K) or None unless ``track_noise``). No gradient flows through
     either; they depend on the input only."""
     import torch
     z = spec.detach().to(torch.float64).cpu().numpy()
     c = z[..., 0] + 1j * z[..., 1]
-    res = [WienerPrefilter(c.shape[-1], max_db, track_noise=track_noise).process_tracked(item) for item in c]
-    out = np.stack([r[0] for r in res])
+    # the recursion is elementwise, so one pre-filter runs every item at once on (T, B, K) frames
+    out, noise = WienerPrefilter(c.shape[-1], max_db, track_noise=track_noise).process_tracked(c.transpose(1, 0, 2))
+    out = out.transpose(1, 0, 2)
     gained = torch.from_numpy(np.stack([out.real, out.imag], -1)).to(spec.dtype).to(spec.device)
-    noise = torch.from_numpy(np.stack([r[1] for r in res])).to(spec.device) if track_noise else None
+    noise = torch.from_numpy(noise.transpose(1, 0, 2).copy()).to(spec.device) if track_noise else None
     return gained, noise
