@@ -177,6 +177,33 @@ def test_train_with_worker_processes_gives_the_same_run(tmp_path):
     assert torch.load(runs[2] / "epoch_002.pt", weights_only=False)["step"] == 4
 
 
+def test_ctrl_c_to_the_process_group_stops_a_run_with_workers_cleanly(tmp_path):
+    """Ctrl-C reaches the whole process group, batch workers included: the run still finishes its
+    step, saves last.pt and exits normally instead of dying with the workers."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    cfg = _tiny_train_config(epochs=1000, steps_per_epoch=1000, seed=3, workers=2)
+    script = ("import json, sys\nfrom voxclean.enhance.neural.train import train\n"
+              "train(json.loads(sys.argv[1]), out=sys.argv[2], progress=lambda p: print('step', p.get('step'), flush=True))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(cfg), str(tmp_path / "run")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    try:
+        for line in proc.stdout:                  # wait until training has really started
+            if line.startswith("step"):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err[-2000:]
+    assert 1 <= torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] < 10 ** 6
+
+
 from voxclean.enhance.neural.enhancer import DEFAULT_WEIGHTS  # noqa: E402
 
 shipped = pytest.mark.skipif(not (WEIGHTS_DIR / f"{DEFAULT_WEIGHTS}.pt").is_file(), reason="no packaged weights")

@@ -143,8 +143,17 @@ def _batches(sampler: MixtureSampler, first: int, last: int, size: int, workers:
         return (sampler.batch(s, size) for s in range(first, last))
     sampler.preload()
     loader = torch.utils.data.DataLoader(_StepBatches(sampler, first, last, size), batch_size=None,
-                                         shuffle=False, num_workers=workers, prefetch_factor=4)
+                                         shuffle=False, num_workers=workers, prefetch_factor=4,
+                                         worker_init_fn=_ignore_stop_signals)
     return iter(loader)
+
+
+def _ignore_stop_signals(_worker: int) -> None:
+    """Ctrl-C (or a SIGTERM to the process group) reaches the batch workers too; they leave it to the
+    training process, which finishes its step, validates and saves before the workers are shut down."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def load_init(model, state: dict) -> None:
