@@ -19,7 +19,11 @@ the framing of :class:`voxclean.audio.stft.StftStream`, so the algorithmic laten
 its head starts at zero, so an untrained model is a pure gain model. Everything is causal: the
 state is ``(h, X_{t-N+1..t-1}[:K_df])``, carried explicitly by :meth:`NeuralSE.step` (and the ONNX
 export). With ``pre_wiener_db > 0`` the input frames ``X_t`` are first multiplied by a causal Wiener
-gain (:mod:`voxclean.enhance.neural.prefilter`), outside the module.
+gain (:mod:`voxclean.enhance.neural.prefilter`), outside the module. With ``noise_features`` the GRU
+input also holds ``(10 log10(F N_t) + 20) / 20``, the ERB-band log power of ``N_t``, the noise PSD
+estimate of the same causal MMSE tracker (Gerkmann & Hendriks 2012) on the raw input frames, passed in
+by the caller like the pre-gain (an explicit long-term noise floor; measured in weights/README.md:
+no gain over a control at 75 CPU-minutes of fine-tuning).
 """
 from __future__ import annotations
 
