@@ -3,7 +3,8 @@ a CSV log, validation with WB-PESQ and STOI on fixed development mixtures after 
 
 Config (see ``configs/neural_small.yaml``)::
 
-    model: {erb_bands, hidden, layers, df_bins, df_order}            -> ModelConfig (arch "erbdf")
+    model: {erb_bands, hidden, layers, df_bins, df_order, pre_wiener_db, noise_features}
+                                                                      -> ModelConfig (arch "erbdf")
            or {arch: unet | convtasnet | dccrn, ...arguments}         -> voxclean.enhance.neural.arch
     data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
             p_sim_room, n_sim_rooms, p_bandlimit, p_codec, p_babble, p_colored}            -> MixtureSampler
