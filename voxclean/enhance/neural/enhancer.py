@@ -129,7 +129,7 @@ class NeuralProcessor:
         torch = self.torch
         z, noise = _front(self.pre, spec)
         x = torch.from_numpy(np.stack([z.real, z.imag], -1).astype(np.float32))[None]
-        noise = torch.from_numpy(noise)[None] if self.noise_features else None
+        noise = torch.from_numpy(noise.astype(np.float32))[None] if self.noise_features else None
         with torch.inference_mode():
             y, vad, self.h, self.hist = self.model(x, self.h, self.hist, noise)
         y = y[0].numpy().astype(np.float64)

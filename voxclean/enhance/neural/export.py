@@ -120,7 +120,8 @@ class OnnxStreamProcessor:
         out = np.empty_like(spec)
         for t in range(spec.shape[0]):
             x = np.stack([spec[t].real, spec[t].imag], -1).astype(np.float32)[None, None]
-            enh, vad, self.h, self.hist = self.sess.run(OUTPUTS, self._feeds(x, None if noise is None else noise[t:t + 1]))
+            frame_noise = None if noise is None else noise[t:t + 1]
+            enh, vad, self.h, self.hist = self.sess.run(OUTPUTS, self._feeds(x, frame_noise))
             out[t] = enh[0, 0, :, 0] + 1j * enh[0, 0, :, 1]
             self.vad.append(float(vad[0, 0]))
         return out
@@ -142,7 +143,7 @@ def check_onnx(model, path: str | os.PathLike, x: np.ndarray) -> dict[str, float
     h, hist = model.initial_state(1)
     with torch.no_grad():
         y, vad, _, _ = model(torch.from_numpy(np.stack([spec.real, spec.imag], -1).astype(np.float32))[None], h, hist,
-                             None if noise is None else torch.from_numpy(noise)[None])
+                             None if noise is None else torch.from_numpy(noise.astype(np.float32))[None])
     y = y[0].numpy()
     return {"max_abs_diff_spec": float(np.abs(y_onnx - (y[..., 0] + 1j * y[..., 1])).max()),
             "max_abs_diff_vad": float(np.abs(np.asarray(proc.vad) - vad[0].numpy()).max()),

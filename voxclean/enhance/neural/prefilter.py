@@ -46,15 +46,15 @@ class WienerPrefilter:
         return self.process_tracked(spec)[0]
 
     def process_tracked(self, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(frames for the network, noise PSD of the raw input frames (frames, bins), float32)."""
+        """(frames for the network, noise PSD of the raw input frames (frames, bins), float64)."""
         out, noise = self.inner.process_tracked(spec)
-        return (out if self.max_db > 0 else spec), noise.astype(np.float32)
+        return (out if self.max_db > 0 else spec), noise
 
 
 def prefilter_batch(spec, max_db: float, track_noise: bool = False):
     """torch (B, T, K, 2) real/imag frames -> (the same shape after a fresh :class:`WienerPrefilter`
-    per batch item (each item has its own state), its noise PSD (B, T, K) or None unless ``track_noise``). No gradient flows through
-    either; they depend on the input only."""
+    per batch item (each item has its own state), its noise PSD (B, T, K) or None unless
+    ``track_noise``). No gradient flows through either; they depend on the input only."""
     import torch
     z = spec.detach().to(torch.float64).cpu().numpy()
     c = z[..., 0] + 1j * z[..., 1]
@@ -62,5 +62,5 @@ def prefilter_batch(spec, max_db: float, track_noise: bool = False):
     out, noise = WienerPrefilter(c.shape[-1], max_db, track_noise=track_noise).process_tracked(c.transpose(1, 0, 2))
     out = out.transpose(1, 0, 2)
     gained = torch.from_numpy(np.stack([out.real, out.imag], -1)).to(spec.dtype).to(spec.device)
-    noise = torch.from_numpy(noise.transpose(1, 0, 2).copy()).to(spec.device) if track_noise else None
+    noise = torch.from_numpy(noise.transpose(1, 0, 2)).to(spec.dtype).to(spec.device) if track_noise else None
     return gained, noise
