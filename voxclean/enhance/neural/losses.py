@@ -14,11 +14,14 @@
               clipped at -15 dB SDR, rho = Pearson correlation; segments more than 40 dB below the
               target's loudest segment are left out (STOI drops silent frames)
     L       = w_spec L_spec - w_sisdr mean(SI-SDR) + w_os L_os + w_stoi L_stoi
-              + w_vad BCE(v, 1[frame energy of s > max - 40 dB])
+              + w_vad BCE(v, 1[frame energy of s > max - 40 dB]) + w_pmsqe PMSQE(y, s)
+    PMSQE     the PESQ-derived disturbance of Martín-Doñas et al. 2018 (``pmsqe.py``)
 """
 from __future__ import annotations
 
 import torch
+
+from .pmsqe import pmsqe_loss
 
 RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))
 
@@ -96,7 +99,7 @@ def vad_targets(s: torch.Tensor, n_frames: int, hop: int = 160, n_fft: int = 320
 
 
 def total_loss(y, s, vad, w_spec: float = 1.0, w_sisdr: float = 0.01, w_vad: float = 0.05, w_os: float = 0.0,
-               w_stoi: float = 0.0):
+               w_stoi: float = 0.0, w_pmsqe: float = 0.0):
     ls, los = _spectral_terms(y, s)
     sdr = si_sdr(y, s).mean()
     loss = w_spec * ls - w_sisdr * sdr
@@ -104,6 +107,8 @@ def total_loss(y, s, vad, w_spec: float = 1.0, w_sisdr: float = 0.01, w_vad: flo
         loss = loss + w_os * los
     if w_stoi:
         loss = loss + w_stoi * stoi_loss(y, s)
+    if w_pmsqe:
+        loss = loss + w_pmsqe * pmsqe_loss(y, s)
     if vad is None:  # architectures without a VAD head
         return loss, {"spec": ls.item(), "si_sdr": sdr.item(), "vad_bce": float("nan")}
     lv = torch.nn.functional.binary_cross_entropy(vad.clamp(1e-6, 1 - 1e-6), vad_targets(s, vad.shape[1]))

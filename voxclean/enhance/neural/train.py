@@ -9,7 +9,8 @@ Config (see ``configs/neural_small.yaml``)::
     data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
             p_sim_room, n_sim_rooms, p_bandlimit, p_codec, p_babble, p_colored}            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
-            w_spec, w_sisdr, w_vad, w_os (over-suppression loss), w_stoi (STOI surrogate), max_minutes,
+            w_spec, w_sisdr, w_vad, w_os (over-suppression loss), w_stoi (STOI surrogate), w_pmsqe (PESQ-derived
+            PMSQE loss), max_minutes,
             init (checkpoint whose weights start a new run), device (cpu | cuda | auto; default cpu),
             workers (processes that build batches ahead; default 0 = in the training loop),
             keep_epochs (also write epoch_NNN.pt, model only, after every epoch),
@@ -220,7 +221,7 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     lr0, lr_min = float(tc.get("lr", 1e-3)), float(tc.get("lr_min", 1e-4))
     max_minutes = float(tc.get("max_minutes", 0)) or math.inf
     schedule_minutes = float(tc.get("schedule_minutes", 0))
-    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad", "w_os", "w_stoi") if k in tc}
+    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad", "w_os", "w_stoi", "w_pmsqe") if k in tc}
     log_path = out / "log.csv"
     new_log = not log_path.exists()
     batch_size, workers = int(tc.get("batch", 8)), int(tc.get("workers", 0))
