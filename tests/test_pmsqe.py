@@ -61,3 +61,21 @@ def test_descending_pmsqe_on_the_waveform_raises_real_pesq(noisy_pair):
     assert pmsqe_loss(y, s).item() < 0.5 * first
     before, after = pesq(sr, clean, noisy, "wb"), pesq(sr, clean, y.detach().numpy()[0], "wb")
     assert after > before + 0.25, (before, after)
+
+
+def test_total_loss_adds_the_weighted_term_and_training_uses_it(tmp_path):
+    """``w_pmsqe`` adds exactly w x PMSQE to the loss, and ``train.w_pmsqe`` reaches the optimiser: the
+    same seeded run with and without it ends with different weights."""
+    from test_neural import _tiny_train_config
+
+    from voxclean.enhance.neural.losses import total_loss
+    from voxclean.enhance.neural.train import train
+    y, s = _harmonic_pair()
+    base, _ = total_loss(y, s, None)
+    with_term, _ = total_loss(y, s, None, w_pmsqe=0.3)
+    assert with_term.item() == pytest.approx(base.item() + 0.3 * pmsqe_loss(y, s).item(), rel=1e-5)
+    runs = {}
+    for w in (0.0, 0.3):
+        cfg = _tiny_train_config(epochs=1, steps_per_epoch=2, seed=3, w_pmsqe=w)
+        runs[w] = torch.load(train(cfg, out=tmp_path / f"w{w}") / "last.pt", weights_only=False)["model"]
+    assert any(not torch.allclose(runs[0.0][k], runs[0.3][k]) for k in runs[0.0])
