@@ -4,7 +4,7 @@ Implements J. M. Martín-Doñas, A. M. Gomez, J. A. Gonzalez, A. M. Peinado, "A 
 Function Based on the Perceptual Evaluation of the Speech Quality", IEEE Signal Processing Letters 25(11),
 2018, which keeps the per-frame parts of ITU-T P.862 (PESQ) and drops its time alignment:
 
-    P_x(t, f)  = 10^7 |X(t, f)|^2 / mean_{t, f in 100 Hz..3.25 kHz} |X|^2          level alignment (SLL)
+    P_x(t, f)  = 10^7 |X(t, f)|^2 / mean_{t, f in 325 Hz..3.25 kHz} |X|^2          level alignment (SLL)
     B_x(t, b)  = S_p sum_{f in band b} w_b P_x(t, f)                                   49 Bark bands
     B_y       <- B_y (sum_active B_x(b) + 1000) / (sum_active B_y(b) + 1000)  in [0.01, 100]   band equalisation
     B_y       <- B_y (A_x(t) + 5000) / (A_y(t) + 5000)  in [3e-4, 5]                       gain equalisation
@@ -56,7 +56,7 @@ def _tables(device) -> dict[str, torch.Tensor]:
     bark = torch.zeros(N_FFT // 2 + 1, len(_BAND_WEIGHT))
     for b, w in enumerate(_BAND_WEIGHT):
         bark[_BAND_START[b]:_BAND_START[b + 1], b] = w
-    sll = torch.zeros(N_FFT // 2 + 1)            # 100 Hz .. 3.25 kHz, half-weighted edge bins
+    sll = torch.zeros(N_FFT // 2 + 1)            # 325 Hz .. 3.25 kHz (P.862), half-weighted edge bins
     sll[11], sll[12:104], sll[104] = 0.5 * 25.0 / 31.25, 1.0, 0.5
     sll *= 2.0 * (N_FFT + 2.0) / N_FFT ** 2      # sqrt-Hann window power correction (factor 2)
     t = {"bark": bark, "sll": sll, "thr": torch.tensor(_THRESHOLD), "zw": torch.tensor(_ZWICKER),
