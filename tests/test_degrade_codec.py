@@ -27,8 +27,10 @@ def speech() -> tuple[np.ndarray, int]:
     if SPEECH.is_file():
         x, sr = load(SPEECH)
         return x[sr // 2: sr // 2 + 2 * sr], sr  # 2 s of speech
-    t = np.arange(32000) / 16000  # fallback: a harmonic tone with a syllable-rate envelope
-    x = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 15)) * np.clip(np.sin(2 * np.pi * 2.5 * t), 0, 1)
+    # fallback: a harmonic tone with a syllable-rate envelope whose dips stay 20 dB down (not digital
+    # silence, which CELP codecs fill with comfort noise and whose dB envelope would then not compare)
+    t = np.arange(32000) / 16000
+    x = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 15)) * np.clip(np.sin(2 * np.pi * 2.5 * t), 0.1, 1)
     return (0.2 * x).astype(np.float32), 16000
 
 
