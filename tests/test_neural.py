@@ -375,6 +375,33 @@ def test_rumble_noise_lives_below_300_hz():
         assert np.isfinite(x).all() and p[f < 300].sum() / p.sum() > 0.9
 
 
+def test_lowpass_noise_moves_white_noise_below_a_kilohertz():
+    from scipy.signal import welch
+
+    from voxclean.enhance.neural.data import lowpass_noise
+    white = np.random.default_rng(0).standard_normal(48000)
+    for seed in range(5):
+        x = lowpass_noise(np.random.default_rng(seed), white)
+        f, p = welch(x, 16000, nperseg=2048)
+        assert np.isfinite(x).all() and p[f < 1000].sum() / p.sum() > 0.95
+        assert p[(f > 100) & (f < 150)].mean() > 1e3 * p[f > 3000].mean()
+
+
+def test_sampler_noise_lowpass_keeps_speech_and_removes_high_noise():
+    from scipy.signal import welch
+
+    from voxclean.enhance.neural.data import MixtureSampler
+    sp = [str(need_data("speech", "cmu_arctic"))]
+    noise = [str(need_data("noise", "hu100"))]
+    kw = dict(snr=(0, 0), p_reverb=0.0, p_bandlimit=0.0, segment_s=2.0)
+    y0, d0 = MixtureSampler(sp, noise, **kw).example(0, 0)
+    y1, d1 = MixtureSampler(sp, noise, p_noise_lowpass=1.0, **kw).example(0, 0)
+    np.testing.assert_array_equal(d0, d1)               # same speech draw, only the noise differs
+    high = lambda n: (lambda f, p: p[f > 2000].sum() / p.sum())(*welch(n, 16000, nperseg=1024))
+    assert high(y1 - d1) < 0.05 * high(y0 - d0)
+    assert np.mean((y1 - d1) ** 2) == pytest.approx(np.mean((y0 - d0) ** 2), rel=0.05)   # SNR kept
+
+
 def test_wiener_pregain_changes_the_input_and_follows_the_noise(tiny_weights):
     """The pre-gain is the causal Wiener gain, floored at -D dB: on stationary noise it settles at
     the floor, and a model with it differs from the same weights without it."""

@@ -14,7 +14,8 @@ a run is reproducible and a resumed run sees exactly the batches it would have s
              with a random 4-band EQ of +-6 dB, and with prob. ``p_rumble`` synthetic wind/traffic
              rumble (:func:`rumble_noise`). Real noises can be augmented (each with its own
              probability): played at a random speed U(0.7, 1.4) (``p_noise_speed``), mixed with a second
-             noise 0-10 dB below (``p_noise_mix``), randomly equalised +-9 dB (``p_noise_eq``); the
+             noise 0-10 dB below (``p_noise_mix``), randomly equalised +-9 dB (``p_noise_eq``), low-passed at
+             150-800 Hz (``p_noise_lowpass``: energy beside the voice's fundamental); the
              speech itself can be equalised +-4 dB (``p_speech_eq``, target and input alike: a
              microphone colour the model must keep, not undo)
     y      = r + g n  (with prob. ``p_clean`` y = r: no noise, so that clean input passes unharmed);
@@ -86,6 +87,14 @@ def rumble_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
     return x
 
 
+def lowpass_noise(rng: np.random.Generator, x: np.ndarray, sr: int = SR) -> np.ndarray:
+    """``x`` through a 4th-order Butterworth low-pass at a log-uniform 150-800 Hz: noise whose energy
+    sits at 100-300 Hz, beside the voice's fundamental (hum, engines, thunder), where neural_v10 lost
+    most to DeepFilterNet3 (weights/README.md). The mixture's SNR is set afterwards, on the whole band."""
+    fc = float(np.exp(rng.uniform(np.log(150.0), np.log(800.0))))
+    return sosfilt(butter(4, fc, fs=sr, output="sos"), x)
+
+
 def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, sr: int = SR) -> np.ndarray:
     """``x`` through a random smooth EQ: gains ~ U(-max_db, max_db) at 5 log-spaced knots (100 Hz to
     Nyquist), interpolated on a log-frequency axis (zero-phase)."""
@@ -116,7 +125,7 @@ class MixtureSampler:
                  p_bandlimit: float = 0.1, p_codec: float = 0.0, p_babble: float = 0.0,
                  p_colored: float = 0.0, p_noise_speed: float = 0.0, p_noise_mix: float = 0.0,
                  p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, p_rumble: float = 0.0, p_clean: float = 0.0,
-                 seed: int = 0):
+                 p_noise_lowpass: float = 0.0, seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
         self.noise = list_audio(list(noise), "noise")
         self.rir_files = list_audio(list(rir), "reverb") if rir else []
@@ -127,6 +136,7 @@ class MixtureSampler:
         self.p_babble, self.p_colored = p_babble, p_colored
         self.p_noise_speed, self.p_noise_mix, self.p_noise_eq = p_noise_speed, p_noise_mix, p_noise_eq
         self.p_speech_eq, self.p_rumble, self.p_clean = p_speech_eq, p_rumble, p_clean
+        self.p_noise_lowpass = p_noise_lowpass
         self.seed = seed
         self.rooms = simulate_rooms(seed, n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
@@ -175,6 +185,8 @@ class MixtureSampler:
                 seg = seg + o * np.sqrt(p_s / p_o) * 10 ** (rng.uniform(-10, 0) / 20)
         if self.p_noise_eq and rng.random() < self.p_noise_eq:
             seg = random_eq(rng, seg, 9.0)
+        if self.p_noise_lowpass and rng.random() < self.p_noise_lowpass:
+            seg = lowpass_noise(rng, seg)
         return seg
 
     def example(self, step: int, i: int) -> tuple[np.ndarray, np.ndarray]:

@@ -214,7 +214,8 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
                              p_colored=dc.get("p_colored", 0.0), p_noise_speed=dc.get("p_noise_speed", 0.0),
                              p_noise_mix=dc.get("p_noise_mix", 0.0), p_noise_eq=dc.get("p_noise_eq", 0.0),
                              p_speech_eq=dc.get("p_speech_eq", 0.0), p_rumble=dc.get("p_rumble", 0.0),
-                             p_clean=dc.get("p_clean", 0.0), seed=seed)
+                             p_clean=dc.get("p_clean", 0.0), p_noise_lowpass=dc.get("p_noise_lowpass", 0.0),
+                             seed=seed)
     valid = load_valid(vc["dir"], int(vc.get("n", 20))) if vc.get("dir") and Path(vc["dir"]).exists() else []
     spe, epochs = int(tc.get("steps_per_epoch", 500)), int(tc.get("epochs", 10))
     total_steps = spe * epochs
