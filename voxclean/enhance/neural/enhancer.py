@@ -18,11 +18,12 @@
   probabilities of the frames it has processed as ``stream.vad``.
 
 Weights: ``weights`` names a file, or one of the packaged ``voxclean/enhance/neural/weights/*.pt``
-(default ``neural_v13``: a wider NeuralSE, GRU width 256, 938 k parameters, trained for 11.3 minutes
+(default ``neural_v14``: a wider NeuralSE, GRU width 256, 938 k parameters, trained for 11.3 minutes
 on a GPU by ``configs/neural_v10b_gpu.yaml`` then ``configs/neural_v10c_gpu.yaml`` with neural_v9's data
 and losses (= ``neural_v10``), then fine-tuned for 65 minutes on one CPU thread with the PESQ-derived
-PMSQE loss added (``configs/neural_v13b.yaml``, :mod:`voxclean.enhance.neural.pmsqe`), run behind a
-4 dB Wiener pre-gain; ``neural_v10``, ``neural_v9`` (556 k parameters, trained on CPU),
+PMSQE loss added (``configs/neural_v13b.yaml``, :mod:`voxclean.enhance.neural.pmsqe`; = ``neural_v13``)
+and for 128 more minutes with a warm restart (batch 32, lr 3e-4) and training noise sometimes low-passed
+at 150-800 Hz (``configs/neural_v14b.yaml``), run behind a 4 dB Wiener pre-gain; ``neural_v13``, ``neural_v10``, ``neural_v9`` (556 k parameters, trained on CPU),
 ``neural_v7``, ``neural_v5``, ``neural_v3`` and ``neural_small``, the first model, are kept for
 comparison; see ``weights/README.md``).
 
@@ -51,7 +52,7 @@ from voxclean.enhance.blend import blend_weights
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 N_FFT, HOP = 320, 160          # voxclean.enhance.neural.model's framing (without importing torch)
-DEFAULT_WEIGHTS = "neural_v13"
+DEFAULT_WEIGHTS = "neural_v14"
 
 
 def weights_path(weights: str | Path, suffix: str = ".pt") -> Path:
