@@ -309,6 +309,10 @@ def test_export_cli_writes_onnx_and_int8(tiny_weights, tmp_path):
         assert {p.key: p.value for p in onnx.load(str(f)).metadata_props}["pre_wiener_db"] == pre
     r = CliRunner().invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
     assert r.exit_code != 0 and "exists" in r.output
+    deep, deep8 = tmp_path / "new" / "a" / "m.onnx", tmp_path / "new" / "b" / "m8.onnx"   # folders made
+    r = CliRunner().invoke(app, ["export", "--onnx", str(deep), "--weights", str(tiny_weights), "--int8", str(deep8)])
+    assert r.exit_code == 0, r.output
+    assert deep.is_file() and deep8.is_file() and not list(tmp_path.rglob("*.tmp.onnx"))
 
 
 def test_colored_noise_has_the_drawn_slope():

@@ -44,6 +44,7 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
     if model.cfg.noise_features:
         args, names = args + (torch.ones(1, 1, N_FFT // 2 + 1),), names + ["noise"]
         axes["noise"] = {1: "frames"}
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.onnx")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
@@ -73,6 +74,7 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     dst = Path(dst)
     graph = onnx.load(str(src)).graph
     exclude = [n.name for n in graph.node if n.op_type == "MatMul" and any(i.startswith("erb_") for i in n.input)]
+    dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp.onnx")
     logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" notice
     quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, nodes_to_exclude=exclude)
