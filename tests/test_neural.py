@@ -131,6 +131,15 @@ def _tiny_train_config(**train) -> dict:
             "train": {"batch": 2, **train}}
 
 
+def test_train_config_data_keys_reach_the_sampler_and_typos_are_refused():
+    from voxclean.enhance.neural.train import make_sampler
+    dc = _tiny_train_config()["data"]
+    s = make_sampler({**dc, "p_noise_lowpass": 0.2, "snr": [0, 5]}, seed=4)
+    assert (s.p_noise_lowpass, s.snr, s.p_reverb, s.seed, s.p_clean) == (0.2, (0, 5), 0.0, 4, 0.0)
+    with pytest.raises(ValueError, match="p_noise_lowpas"):
+        make_sampler({**dc, "p_noise_lowpas": 0.2}, seed=4)
+
+
 def test_train_cli_writes_checkpoint_and_log_and_resumes(tmp_path):
     cfg = _tiny_train_config(out=str(tmp_path / "run"), epochs=3, steps_per_epoch=1, seed=0)
     import csv

@@ -6,8 +6,8 @@ Config (see ``configs/neural_small.yaml``)::
     model: {erb_bands, hidden, layers, df_bins, df_order, pre_wiener_db, noise_features}
                                                                       -> ModelConfig (arch "erbdf")
            or {arch: unet | convtasnet | dccrn, ...arguments}         -> voxclean.enhance.neural.arch
-    data:  {speech: [dirs], noise: [dirs], rir: [dirs], snr, level_db, segment_s, p_reverb,
-            p_sim_room, n_sim_rooms, p_bandlimit, p_codec, p_babble, p_colored}            -> MixtureSampler
+    data:  {speech: [dirs], noise: [dirs], rir: [dirs], and any MixtureSampler keyword: snr, level_db,
+            segment_s, n_sim_rooms and the p_* probabilities}                            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
             w_spec, w_sisdr, w_vad, w_os (over-suppression loss), w_stoi (STOI surrogate), w_pmsqe (PESQ-derived
             PMSQE loss), max_minutes,
@@ -31,6 +31,7 @@ so a resumed run continues the same sequence. The learning rate follows a cosine
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 import os
@@ -183,6 +184,17 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def make_sampler(dc: dict, seed: int) -> MixtureSampler:
+    """The config's ``data`` section as a :class:`MixtureSampler`: ``speech``, ``noise`` and ``rir`` are its
+    folders, every other key one of its keyword arguments (their defaults apply when a key is absent)."""
+    known = set(inspect.signature(MixtureSampler).parameters) - {"speech", "noise", "rir", "seed"}
+    opts = {k: v for k, v in dc.items() if k not in ("speech", "noise", "rir")}
+    unknown = sorted(set(opts) - known)
+    if unknown:
+        raise ValueError(f"train config: unknown data key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return MixtureSampler(dc["speech"], dc["noise"], dc.get("rir"), seed=seed, **opts)
+
+
 def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None, threads: int | None = None,
           max_steps: int | None = None, progress: Callable[[dict], None] | None = None) -> Path:
     """Run (or resume) training; returns the output folder. ``max_steps`` stops early (tests)."""
@@ -206,16 +218,7 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
         opt.load_state_dict(ck["optimizer"])
         step, epoch, best, minutes0 = ck["step"], ck["epoch"], ck["best"], ck.get("minutes", 0.0)
     (out / "config.json").write_text(json.dumps(cfg, indent=2))
-    sampler = MixtureSampler(dc["speech"], dc["noise"], dc.get("rir"), snr=dc.get("snr", (-5, 20)),
-                             level_db=dc.get("level_db", (-35, -15)), segment_s=dc.get("segment_s", 3.0),
-                             p_reverb=dc.get("p_reverb", 0.3), p_sim_room=dc.get("p_sim_room", 0.5),
-                             n_sim_rooms=dc.get("n_sim_rooms", 16), p_bandlimit=dc.get("p_bandlimit", 0.1),
-                             p_codec=dc.get("p_codec", 0.0), p_babble=dc.get("p_babble", 0.0),
-                             p_colored=dc.get("p_colored", 0.0), p_noise_speed=dc.get("p_noise_speed", 0.0),
-                             p_noise_mix=dc.get("p_noise_mix", 0.0), p_noise_eq=dc.get("p_noise_eq", 0.0),
-                             p_speech_eq=dc.get("p_speech_eq", 0.0), p_rumble=dc.get("p_rumble", 0.0),
-                             p_clean=dc.get("p_clean", 0.0), p_noise_lowpass=dc.get("p_noise_lowpass", 0.0),
-                             seed=seed)
+    sampler = make_sampler(dc, seed)
     valid = load_valid(vc["dir"], int(vc.get("n", 20))) if vc.get("dir") and Path(vc["dir"]).exists() else []
     spe, epochs = int(tc.get("steps_per_epoch", 500)), int(tc.get("epochs", 10))
     total_steps = spe * epochs
