@@ -415,6 +415,29 @@ def test_sampler_noise_lowpass_keeps_speech_and_removes_high_noise():
     assert np.mean((y1 - d1) ** 2) == pytest.approx(np.mean((y0 - d0) ** 2), rel=0.05)   # SNR kept
 
 
+def test_modulate_noise_makes_stationary_noise_come_and_go():
+    from voxclean.enhance.neural.data import modulate_noise
+    white = np.random.default_rng(0).standard_normal(48000)
+    level = lambda x: 10 * np.log10(np.mean(x.reshape(-1, 1600) ** 2, axis=1))   # 100 ms frames
+    assert np.ptp(level(white)) < 1.0
+    for seed in range(6):
+        x = modulate_noise(np.random.default_rng(seed), white)
+        assert np.isfinite(x).all() and np.all(np.abs(x) <= np.abs(white) + 1e-12)   # a gain <= 1
+        assert 4.0 < np.ptp(level(x)) < 21.0
+
+
+def test_sampler_noise_modulate_keeps_speech_and_snr():
+    from voxclean.enhance.neural.data import MixtureSampler
+    sp = [str(need_data("speech", "cmu_arctic"))]
+    noise = [str(need_data("noise", "hu100"))]
+    kw = dict(snr=(0, 0), p_reverb=0.0, p_bandlimit=0.0, segment_s=2.0)
+    y0, d0 = MixtureSampler(sp, noise, **kw).example(0, 0)
+    y1, d1 = MixtureSampler(sp, noise, p_noise_modulate=1.0, **kw).example(0, 0)
+    np.testing.assert_array_equal(d0, d1)
+    assert not np.allclose(y0, y1)
+    assert np.mean((y1 - d1) ** 2) == pytest.approx(np.mean((y0 - d0) ** 2), rel=0.05)
+
+
 def test_wiener_pregain_changes_the_input_and_follows_the_noise(tiny_weights):
     """The pre-gain is the causal Wiener gain, floored at -D dB: on stationary noise it settles at
     the floor, and a model with it differs from the same weights without it."""

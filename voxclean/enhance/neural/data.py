@@ -15,7 +15,8 @@ a run is reproducible and a resumed run sees exactly the batches it would have s
              rumble (:func:`rumble_noise`). Real noises can be augmented (each with its own
              probability): played at a random speed U(0.7, 1.4) (``p_noise_speed``), mixed with a second
              noise 0-10 dB below (``p_noise_mix``), randomly equalised +-9 dB (``p_noise_eq``), low-passed at
-             150-800 Hz (``p_noise_lowpass``: energy beside the voice's fundamental); the
+             150-800 Hz (``p_noise_lowpass``: energy beside the voice's fundamental), made to come and go
+             at 0.3-6 Hz with a 6-20 dB depth (``p_noise_modulate``: :func:`modulate_noise`); the
              speech itself can be equalised +-4 dB (``p_speech_eq``, target and input alike: a
              microphone colour the model must keep, not undo)
     y      = r + g n  (with prob. ``p_clean`` y = r: no noise, so that clean input passes unharmed);
@@ -95,6 +96,23 @@ def lowpass_noise(rng: np.random.Generator, x: np.ndarray, sr: int = SR) -> np.n
     return sosfilt(butter(4, fc, fs=sr, output="sos"), x)
 
 
+def modulate_noise(rng: np.random.Generator, x: np.ndarray, sr: int = SR) -> np.ndarray:
+    """``x`` times a slow level envelope: a stationary noise made to come and go as pedalling, passing
+    traffic or machinery cycles do. The envelope in dB is a sinusoid at a log-uniform 0.3-6 Hz plus a
+    random component smoothed below the same rate, scaled to a depth ~ U(6, 20) dB peak to trough:
+
+        e(t) = 10^(D/20 * (m(t) - 1)),  m(t) in [0, 1],  D ~ U(6, 20) dB
+
+    The mixture's SNR is set afterwards on the whole segment, so the loud phases sit above it."""
+    n = len(x)
+    rate = float(np.exp(rng.uniform(np.log(0.3), np.log(6.0))))
+    t = np.arange(n) / sr
+    m = np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
+    m = m + sosfilt(butter(2, rate, fs=sr, output="sos"), rng.standard_normal(n)) * np.sqrt(sr / rate) * 0.5
+    m = (m - m.min()) / (np.ptp(m) + 1e-12)
+    return x * 10 ** (rng.uniform(6.0, 20.0) / 20 * (m - 1.0))
+
+
 def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, sr: int = SR) -> np.ndarray:
     """``x`` through a random smooth EQ: gains ~ U(-max_db, max_db) at 5 log-spaced knots (100 Hz to
     Nyquist), interpolated on a log-frequency axis (zero-phase)."""
@@ -125,7 +143,7 @@ class MixtureSampler:
                  p_bandlimit: float = 0.1, p_codec: float = 0.0, p_babble: float = 0.0,
                  p_colored: float = 0.0, p_noise_speed: float = 0.0, p_noise_mix: float = 0.0,
                  p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, p_rumble: float = 0.0, p_clean: float = 0.0,
-                 p_noise_lowpass: float = 0.0, seed: int = 0):
+                 p_noise_lowpass: float = 0.0, p_noise_modulate: float = 0.0, seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
         self.noise = list_audio(list(noise), "noise")
         self.rir_files = list_audio(list(rir), "reverb") if rir else []
@@ -136,7 +154,7 @@ class MixtureSampler:
         self.p_babble, self.p_colored = p_babble, p_colored
         self.p_noise_speed, self.p_noise_mix, self.p_noise_eq = p_noise_speed, p_noise_mix, p_noise_eq
         self.p_speech_eq, self.p_rumble, self.p_clean = p_speech_eq, p_rumble, p_clean
-        self.p_noise_lowpass = p_noise_lowpass
+        self.p_noise_lowpass, self.p_noise_modulate = p_noise_lowpass, p_noise_modulate
         self.seed = seed
         self.rooms = simulate_rooms(seed, n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
@@ -187,6 +205,8 @@ class MixtureSampler:
             seg = random_eq(rng, seg, 9.0)
         if self.p_noise_lowpass and rng.random() < self.p_noise_lowpass:
             seg = lowpass_noise(rng, seg)
+        if self.p_noise_modulate and rng.random() < self.p_noise_modulate:
+            seg = modulate_noise(rng, seg)
         return seg
 
     def example(self, step: int, i: int) -> tuple[np.ndarray, np.ndarray]:
