@@ -400,16 +400,23 @@ def test_lowpass_noise_moves_white_noise_below_a_kilohertz():
         assert p[(f > 100) & (f < 150)].mean() > 1e3 * p[f > 3000].mean()
 
 
-def test_sampler_noise_lowpass_keeps_speech_and_removes_high_noise():
-    from scipy.signal import welch
-
+def _sampler_example_with_and_without(**augmentation):
+    """Example (0, 0) of a 0 dB sampler on real speech and noise, without and with ``augmentation``:
+    (y0, d0, y1, d1); the speech draw must be the same, only the noise may differ."""
     from voxclean.enhance.neural.data import MixtureSampler
     sp = [str(need_data("speech", "cmu_arctic"))]
     noise = [str(need_data("noise", "hu100"))]
     kw = dict(snr=(0, 0), p_reverb=0.0, p_bandlimit=0.0, segment_s=2.0)
     y0, d0 = MixtureSampler(sp, noise, **kw).example(0, 0)
-    y1, d1 = MixtureSampler(sp, noise, p_noise_lowpass=1.0, **kw).example(0, 0)
-    np.testing.assert_array_equal(d0, d1)               # same speech draw, only the noise differs
+    y1, d1 = MixtureSampler(sp, noise, **augmentation, **kw).example(0, 0)
+    np.testing.assert_array_equal(d0, d1)
+    return y0, d0, y1, d1
+
+
+def test_sampler_noise_lowpass_keeps_speech_and_removes_high_noise():
+    from scipy.signal import welch
+
+    y0, d0, y1, d1 = _sampler_example_with_and_without(p_noise_lowpass=1.0)
     high = lambda n: (lambda f, p: p[f > 2000].sum() / p.sum())(*welch(n, 16000, nperseg=1024))
     assert high(y1 - d1) < 0.05 * high(y0 - d0)
     assert np.mean((y1 - d1) ** 2) == pytest.approx(np.mean((y0 - d0) ** 2), rel=0.05)   # SNR kept
@@ -427,13 +434,7 @@ def test_modulate_noise_makes_stationary_noise_come_and_go():
 
 
 def test_sampler_noise_modulate_keeps_speech_and_snr():
-    from voxclean.enhance.neural.data import MixtureSampler
-    sp = [str(need_data("speech", "cmu_arctic"))]
-    noise = [str(need_data("noise", "hu100"))]
-    kw = dict(snr=(0, 0), p_reverb=0.0, p_bandlimit=0.0, segment_s=2.0)
-    y0, d0 = MixtureSampler(sp, noise, **kw).example(0, 0)
-    y1, d1 = MixtureSampler(sp, noise, p_noise_modulate=1.0, **kw).example(0, 0)
-    np.testing.assert_array_equal(d0, d1)
+    y0, d0, y1, d1 = _sampler_example_with_and_without(p_noise_modulate=1.0)
     assert not np.allclose(y0, y1)
     assert np.mean((y1 - d1) ** 2) == pytest.approx(np.mean((y0 - d0) ** 2), rel=0.05)
 
