@@ -108,6 +108,8 @@ def modulate_noise(rng: np.random.Generator, x: np.ndarray, sr: int = SR) -> np.
     rate = float(np.exp(rng.uniform(np.log(0.3), np.log(6.0))))
     t = np.arange(n) / sr
     m = np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
+    # white noise low-passed at `rate` keeps ~rate/sr of its power: sqrt(sr/rate) brings it to unit scale,
+    # and 0.5 makes it half the sinusoid's amplitude
     m = m + sosfilt(butter(2, rate, fs=sr, output="sos"), rng.standard_normal(n)) * np.sqrt(sr / rate) * 0.5
     m = (m - m.min()) / (np.ptp(m) + 1e-12)
     return x * 10 ** (rng.uniform(6.0, 20.0) / 20 * (m - 1.0))

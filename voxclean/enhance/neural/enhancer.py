@@ -23,7 +23,8 @@ on a GPU by ``configs/neural_v10b_gpu.yaml`` then ``configs/neural_v10c_gpu.yaml
 and losses (= ``neural_v10``), then fine-tuned for 65 minutes on one CPU thread with the PESQ-derived
 PMSQE loss added (``configs/neural_v13b.yaml``, :mod:`voxclean.enhance.neural.pmsqe`; = ``neural_v13``)
 and for 128 more minutes with a warm restart (batch 32, lr 3e-4) and training noise sometimes low-passed
-at 150-800 Hz (``configs/neural_v14b.yaml``), run behind a 4 dB Wiener pre-gain; ``neural_v13``, ``neural_v10``, ``neural_v9`` (556 k parameters, trained on CPU),
+at 150-800 Hz (``configs/neural_v14b.yaml``), run behind a 4 dB Wiener pre-gain; ``neural_v13``,
+``neural_v10``, ``neural_v9`` (556 k parameters, trained on CPU),
 ``neural_v7``, ``neural_v5``, ``neural_v3`` and ``neural_small``, the first model, are kept for
 comparison; see ``weights/README.md``).
 
