@@ -439,6 +439,38 @@ def test_sampler_noise_modulate_keeps_speech_and_snr():
     assert np.mean((y1 - d1) ** 2) == pytest.approx(np.mean((y0 - d0) ** 2), rel=0.05)
 
 
+def test_transient_noise_is_impulsive_and_tonal_noise_is_harmonic():
+    from scipy.signal import welch
+    from voxclean.enhance.neural.data import tonal_noise, transient_noise
+
+    def line_share(x):
+        """Median over loud 64 ms frames of the share of the frame's power in its 24 strongest bins."""
+        spec = np.abs(np.fft.rfft(x[: len(x) // 1024 * 1024].reshape(-1, 1024) * np.hanning(1024))) ** 2
+        e = spec.sum(1)
+        share = np.sort(spec, axis=1)[:, -24:].sum(1) / np.maximum(e, 1e-30)
+        return np.median(share[e > 0.01 * e.max()])
+
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        x = transient_noise(rng, 48000)
+        frames = np.mean(x.reshape(-1, 160) ** 2, axis=1)       # 10 ms frames
+        assert np.isfinite(x).all() and frames.max() > 0
+        assert np.mean(frames < 1e-3 * frames.max()) > 0.2 or np.mean(x ** 4) / np.mean(x ** 2) ** 2 > 6
+        y = tonal_noise(rng, 48000)
+        assert np.isfinite(y).all() and np.abs(y).max() > 0
+        assert line_share(y) > 0.5                                   # energy in a few lines, not a band
+        f, p = welch(y, 16000, nperseg=2048)
+        assert p[f > 7200].sum() < 1e-3 * p.sum()                  # nothing above 0.45 sr
+    assert line_share(np.random.default_rng(0).standard_normal(48000)) < 0.2   # the check above can fail
+
+
+def test_sampler_transient_and_tonal_noise_keep_speech_and_snr():
+    for aug in ("p_noise_transient", "p_noise_tonal"):
+        y0, d0, y1, d1 = _sampler_example_with_and_without(**{aug: 1.0})
+        assert not np.allclose(y0, y1)
+        assert np.mean((y1 - d1) ** 2) == pytest.approx(np.mean((y0 - d0) ** 2), rel=0.05)
+
+
 def test_wiener_pregain_changes_the_input_and_follows_the_noise(tiny_weights):
     """The pre-gain is the causal Wiener gain, floored at -D dB: on stationary noise it settles at
     the floor, and a model with it differs from the same weights without it."""

@@ -16,7 +16,9 @@ a run is reproducible and a resumed run sees exactly the batches it would have s
              probability): played at a random speed U(0.7, 1.4) (``p_noise_speed``), mixed with a second
              noise 0-10 dB below (``p_noise_mix``), randomly equalised +-9 dB (``p_noise_eq``), low-passed at
              150-800 Hz (``p_noise_lowpass``: energy beside the voice's fundamental), made to come and go
-             at 0.3-6 Hz with a 6-20 dB depth (``p_noise_modulate``: :func:`modulate_noise`); the
+             at 0.3-6 Hz with a 6-20 dB depth (``p_noise_modulate``: :func:`modulate_noise`), joined by
+             synthetic clatter (``p_noise_transient``: :func:`transient_noise`) or harmonic tones
+             (``p_noise_tonal``: :func:`tonal_noise`) at -10..+10 dB relative to it; the
              speech itself can be equalised +-4 dB (``p_speech_eq``, target and input alike: a
              microphone colour the model must keep, not undo)
     y      = r + g n  (with prob. ``p_clean`` y = r: no noise, so that clean input passes unharmed);
@@ -115,6 +117,74 @@ def modulate_noise(rng: np.random.Generator, x: np.ndarray, sr: int = SR) -> np.
     return x * 10 ** (rng.uniform(6.0, 20.0) / 20 * (m - 1.0))
 
 
+def transient_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
+    """Clatter: impacts at Poisson times (rate log-uniform 0.5-8 /s), each a struck object rendered by
+    modal synthesis (the standard model of impact sounds) plus a short broadband click:
+
+        h(t) = sum_k a_k exp(-t / tau_k) sin(2 pi f_k t + phi_k) + c w(t) exp(-t / 2 ms),
+
+    1-5 modes per impact, f_k log-uniform 400-7500 Hz (capped below Nyquist), tau_k log-uniform 3-60 ms
+    (T60 = 6.9 tau: 20-400 ms of ringing), a_k and the impact level log-normal (sigma 6 dB). Dishes,
+    cutlery, keyboards, footsteps: noise that is silent most of the time and then louder than speech,
+    which a stationary-noise model smears or misses."""
+    out = np.zeros(n)
+    rate = float(np.exp(rng.uniform(np.log(0.5), np.log(8.0))))
+    times = np.cumsum(rng.exponential(sr / rate, size=int(rate * n / sr * 3) + 2)).astype(int)
+    t = np.arange(int(0.4 * sr)) / sr
+    for t0 in times[times < n]:
+        k = int(rng.integers(1, 6))
+        f = np.minimum(np.exp(rng.uniform(np.log(400), np.log(7500), k)), 0.45 * sr)
+        tau = np.exp(rng.uniform(np.log(0.003), np.log(0.06), k))
+        a = 10 ** (rng.normal(0, 6, k) / 20)
+        h = (a[:, None] * np.exp(-t / tau[:, None]) * np.sin(2 * np.pi * f[:, None] * t
+                                                             + rng.uniform(0, 2 * np.pi, k)[:, None])).sum(0)
+        h += rng.uniform(0, 1) * rng.standard_normal(len(t)) * np.exp(-t / 0.002)
+        m = min(len(h), n - t0)
+        out[t0: t0 + m] += h[:m] * 10 ** (rng.normal(0, 6) / 20)
+    return out
+
+
+def tonal_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
+    """Harmonic machine and signal tones: horns, sirens, whining motors, alarms, exercise bikes. A
+    fundamental f0 log-uniform 100-2000 Hz with 1-8 harmonics of amplitude k^-beta, beta ~ U(0, 2), whose
+    frequency is steady (1/3), swept like a siren, f(t) = f0 (1 + d sin(2 pi r t)), d ~ U(0.05, 0.4),
+    r ~ U(0.1, 3) Hz (1/3), or glides linearly by up to an octave either way (1/3); the phase is the
+    running integral 2 pi sum f(t) / sr. With probability 1/2 it is gated on and off like a horn
+    (on 0.2-1.5 s, off 0.1-1 s, 10 ms ramps). Harmonics above 0.45 sr are left out."""
+    t = np.arange(n) / sr
+    f0 = float(np.exp(rng.uniform(np.log(100), np.log(2000))))
+    kind = int(rng.integers(3))
+    if kind == 0:
+        f = np.full(n, f0)
+    elif kind == 1:
+        f = f0 * (1 + rng.uniform(0.05, 0.4) * np.sin(2 * np.pi * rng.uniform(0.1, 3.0) * t + rng.uniform(0, 6.3)))
+    else:
+        f = f0 * 2.0 ** (rng.uniform(-1, 1) * t / t[-1])
+    phase = 2 * np.pi * np.cumsum(f) / sr
+    beta = rng.uniform(0, 2)
+    out = np.zeros(n)
+    for k in range(1, int(rng.integers(1, 9)) + 1):
+        out += np.where(k * f < 0.45 * sr, k ** -beta, 0.0) * np.sin(k * phase + rng.uniform(0, 2 * np.pi))
+    if rng.random() < 0.5:
+        gate, i, on = np.zeros(n), 0, bool(rng.integers(2))
+        while i < n:
+            m = int(sr * (rng.uniform(0.2, 1.5) if on else rng.uniform(0.1, 1.0)))
+            gate[i: i + m] = float(on)
+            i, on = i + m, not on
+        ramp = np.hanning(int(0.02 * sr))
+        gate = np.convolve(gate, ramp / ramp.sum(), mode="same")
+        out = out * gate
+    return out
+
+
+def add_component(rng: np.random.Generator, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``x`` plus ``c`` scaled to U(-10, +10) dB relative to ``x``'s power (``x`` alone if ``c`` is silent)."""
+    p_x, p_c = np.mean(x ** 2), np.mean(c ** 2)
+    if p_c <= 0:
+        return x
+    return x + c * np.sqrt(max(p_x, 1e-12) / p_c) * 10 ** (rng.uniform(-10, 10) / 20)
+
+
 def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, sr: int = SR) -> np.ndarray:
     """``x`` through a random smooth EQ: gains ~ U(-max_db, max_db) at 5 log-spaced knots (100 Hz to
     Nyquist), interpolated on a log-frequency axis (zero-phase)."""
@@ -145,7 +215,8 @@ class MixtureSampler:
                  p_bandlimit: float = 0.1, p_codec: float = 0.0, p_babble: float = 0.0,
                  p_colored: float = 0.0, p_noise_speed: float = 0.0, p_noise_mix: float = 0.0,
                  p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, p_rumble: float = 0.0, p_clean: float = 0.0,
-                 p_noise_lowpass: float = 0.0, p_noise_modulate: float = 0.0, seed: int = 0):
+                 p_noise_lowpass: float = 0.0, p_noise_modulate: float = 0.0, p_noise_transient: float = 0.0,
+                 p_noise_tonal: float = 0.0, seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
         self.noise = list_audio(list(noise), "noise")
         self.rir_files = list_audio(list(rir), "reverb") if rir else []
@@ -157,6 +228,7 @@ class MixtureSampler:
         self.p_noise_speed, self.p_noise_mix, self.p_noise_eq = p_noise_speed, p_noise_mix, p_noise_eq
         self.p_speech_eq, self.p_rumble, self.p_clean = p_speech_eq, p_rumble, p_clean
         self.p_noise_lowpass, self.p_noise_modulate = p_noise_lowpass, p_noise_modulate
+        self.p_noise_transient, self.p_noise_tonal = p_noise_transient, p_noise_tonal
         self.seed = seed
         self.rooms = simulate_rooms(seed, n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
@@ -209,6 +281,10 @@ class MixtureSampler:
             seg = lowpass_noise(rng, seg)
         if self.p_noise_modulate and rng.random() < self.p_noise_modulate:
             seg = modulate_noise(rng, seg)
+        if self.p_noise_transient and rng.random() < self.p_noise_transient:
+            seg = add_component(rng, seg, transient_noise(rng, n))
+        if self.p_noise_tonal and rng.random() < self.p_noise_tonal:
+            seg = add_component(rng, seg, tonal_noise(rng, n))
         return seg
 
     def example(self, step: int, i: int) -> tuple[np.ndarray, np.ndarray]:
