@@ -23,10 +23,9 @@ on a GPU by ``configs/neural_v10b_gpu.yaml`` then ``configs/neural_v10c_gpu.yaml
 and losses (= ``neural_v10``), then fine-tuned for 65 minutes on one CPU thread with the PESQ-derived
 PMSQE loss added (``configs/neural_v13b.yaml``, :mod:`voxclean.enhance.neural.pmsqe`; = ``neural_v13``)
 and for 128 more minutes with a warm restart (batch 32, lr 3e-4) and training noise sometimes low-passed
-at 150-800 Hz (``configs/neural_v14b.yaml``), run behind a 4 dB Wiener pre-gain; ``neural_v13``,
-``neural_v10``, ``neural_v9`` (556 k parameters, trained on CPU),
-``neural_v7``, ``neural_v5``, ``neural_v3`` and ``neural_small``, the first model, are kept for
-comparison; see ``weights/README.md``).
+at 150-800 Hz (``configs/neural_v14b.yaml``), run behind a 4 dB Wiener pre-gain; ``neural_v13`` and
+``neural_small``, the first model, are kept for comparison; ``weights/README.md`` documents every
+version, and the files of ``neural_v3`` to ``neural_v10``, no longer packaged, are in the git history).
 
 Weights whose ``model_config`` sets ``pre_wiener_db`` run the model behind a causal Wiener pre-gain on
 the same frames (:mod:`voxclean.enhance.neural.prefilter`; no added latency), in both backends; with
@@ -35,10 +34,10 @@ the same frames (:mod:`voxclean.enhance.neural.prefilter`; no added latency), in
 Backends: ``backend="torch"`` runs the checkpoint with PyTorch; ``backend="onnx"`` runs the exported
 graph (``<weights>.onnx`` beside the ``.pt``, made by ``voxclean export --onnx``) with onnxruntime, a
 core dependency, so the default enhancer works without torch; ``"auto"`` (default) takes the ONNX graph
-when it exists beside the weights (the packaged weights all have one; faster than torch on one
-thread: RTF 0.0049 vs 0.0081 for neural_v10, ``scripts/rtf_single_channel.py neural:backend=onnx
-neural:backend=torch``, best of three on an idle 2-core machine) and torch otherwise. Both give the
-same output to float rounding (tested).
+when it exists beside the weights (the packaged weights have one, except ``neural_small``; faster
+than torch on one thread: RTF 0.0049 vs 0.0081 for neural_v10, the network of neural_v14,
+``scripts/rtf_single_channel.py neural:backend=onnx neural:backend=torch``, best of three on an idle
+2-core machine) and torch otherwise. Both give the same output to float rounding (tested).
 """
 from __future__ import annotations
 
@@ -63,7 +62,8 @@ def weights_path(weights: str | Path, suffix: str = ".pt") -> Path:
     p = p.with_suffix(suffix)
     if not p.is_file():
         known = ", ".join(sorted(q.name for q in WEIGHTS_DIR.glob(f"*{suffix}"))) or "none"
-        raise FileNotFoundError(f"neural: weights {p} not found (packaged: {known})")
+        raise FileNotFoundError(f"neural: weights {p} not found (packaged: {known}; older versions are in "
+                                "the git history, see weights/README.md)")
     return p
 
 
