@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
                     failures.append((s, exc.problem))
         if narrowband and enh.name == "neural":
             console.print(f"note: {narrowband} input(s) at 8 kHz or less; on 8 kHz telephone speech (NOIZEUS) "
-                          "`-m logmmse` scored higher than the neural model (docs/benchmarks.md, section 4-i)")
+                          "`-m logmmse` scored higher than the neural model (docs/benchmarks.md, section 4-i-f)")
         n_skipped = len(failures)
         total = sum(t for *_, t in todo)
         columns = [TextColumn("[bold]{task.description}"), BarColumn(),
