@@ -177,12 +177,14 @@ def tonal_noise(rng: np.random.Generator, n: int, sr: int = SR) -> np.ndarray:
     return out
 
 
-def add_component(rng: np.random.Generator, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``x`` plus ``c`` scaled to U(-10, +10) dB relative to ``x``'s power (``x`` alone if ``c`` is silent)."""
+def add_component(rng: np.random.Generator, x: np.ndarray, c: np.ndarray,
+                  rel_db: tuple[float, float] = (-10.0, 10.0)) -> np.ndarray:
+    """``x`` plus ``c`` scaled to U(*rel_db) dB relative to ``x``'s power (``x`` alone, and no random draw,
+    if either is silent)."""
     p_x, p_c = np.mean(x ** 2), np.mean(c ** 2)
-    if p_c <= 0:
+    if p_x <= 0 or p_c <= 0:
         return x
-    return x + c * np.sqrt(max(p_x, 1e-12) / p_c) * 10 ** (rng.uniform(-10, 10) / 20)
+    return x + c * np.sqrt(p_x / p_c) * 10 ** (rng.uniform(*rel_db) / 20)
 
 
 def random_eq(rng: np.random.Generator, x: np.ndarray, max_db: float, sr: int = SR) -> np.ndarray:
@@ -272,9 +274,7 @@ class MixtureSampler:
         if self.p_noise_mix and rng.random() < self.p_noise_mix:
             other = _audio(self.noise[int(rng.integers(len(self.noise)))])
             o = loop_segment(other, int(rng.integers(len(other))), n).astype(np.float64)
-            p_s, p_o = np.mean(seg ** 2), np.mean(o ** 2)
-            if p_s > 0 and p_o > 0:
-                seg = seg + o * np.sqrt(p_s / p_o) * 10 ** (rng.uniform(-10, 0) / 20)
+            seg = add_component(rng, seg, o, (-10.0, 0.0))
         if self.p_noise_eq and rng.random() < self.p_noise_eq:
             seg = random_eq(rng, seg, 9.0)
         if self.p_noise_lowpass and rng.random() < self.p_noise_lowpass:
