@@ -612,3 +612,39 @@ def test_shipped_weights_pass_clean_speech_unharmed():
         y = en.enhance(x, sr)
         sdr = si_sdr(x, y)
         assert sdr > 20.0 and stoi(x, y, sr) > 0.99, (f.name, sdr)
+
+
+def test_model_filters_a_component_of_its_input_linearly(tiny_weights, noisy_pair):
+    """``enhance_batch(model, x, part=p)`` runs p through the filter the model applies to x (pre-gain,
+    gains, deep-filter taps): the filtered speech plus the filtered noise is the enhanced mixture, and
+    the output for x itself is unchanged by asking for a part."""
+    from voxclean.enhance.neural.enhancer import load_model
+    clean, noisy = (torch.from_numpy(a[: SR * 2].astype(np.float32))[None] for a in noisy_pair[:2])
+    model = load_model(tiny_weights)
+    with torch.no_grad():
+        y, vad = enhance_batch(model, noisy)
+        y2, vad2, ys = enhance_batch(model, noisy, part=clean)
+        _, _, yn = enhance_batch(model, noisy, part=noisy - clean)
+    assert torch.equal(y, y2) and torch.equal(vad, vad2)
+    assert (ys + yn - y).abs().max().item() < 1e-5 * y.abs().max().item() + 1e-6
+    assert (yn.pow(2).sum() / (noisy - clean).pow(2).sum()).item() < 0.99     # the filter is not identity
+
+
+def test_residual_noise_loss_is_weighted_and_lowers_the_noise_passed(tmp_path, noisy_pair):
+    """``w_rn`` adds exactly w x L_rn (which falls with the noise level), is refused without the
+    filtered noise, and reaches the optimiser in a seeded run."""
+    from voxclean.enhance.neural.losses import residual_noise_loss, total_loss
+    from voxclean.enhance.neural.train import train
+    clean, noisy = (torch.from_numpy(a[: SR * 2].astype(np.float32))[None] for a in noisy_pair[:2])
+    n = noisy - clean
+    assert residual_noise_loss(0.1 * n).item() < residual_noise_loss(n).item()
+    base, _ = total_loss(noisy, clean, None)
+    with_term, _ = total_loss(noisy, clean, None, w_rn=0.5, y_noise=n)
+    assert with_term.item() == pytest.approx(base.item() + 0.5 * residual_noise_loss(n).item(), rel=1e-5)
+    with pytest.raises(ValueError, match="w_rn"):
+        total_loss(noisy, clean, None, w_rn=0.5)
+    runs = {}
+    for w in (0.0, 0.5):
+        cfg = _tiny_train_config(epochs=1, steps_per_epoch=2, seed=3, w_rn=w)
+        runs[w] = torch.load(train(cfg, out=tmp_path / f"w{w}") / "last.pt", weights_only=False)["model"]
+    assert any(not torch.allclose(runs[0.0][k], runs[0.5][k]) for k in runs[0.0])

@@ -16,6 +16,11 @@
     L       = w_spec L_spec - w_sisdr mean(SI-SDR) + w_os L_os + w_stoi L_stoi
               + w_vad BCE(v, 1[frame energy of s > max - 40 dB]) + w_pmsqe PMSQE(y, s)
     PMSQE     the PESQ-derived disturbance of Martín-Doñas et al. 2018 (``pmsqe.py``)
+    L_rn    = sum_r  mean( |N'_r|^(2c) )     residual noise: the noise n = x - s passed through the same
+              filter the model applied to x (``NeuralSE`` is a time-varying linear filter), i.e. the noise
+              term of the weighted speech-distortion loss of Xia et al. 2020 (ICASSP, "Weighted speech
+              distortion losses for neural-network-based real-time speech enhancement"),
+              ||H S - S||^2 + lambda ||H N||^2, on compressed magnitudes; added as + w_rn L_rn
 """
 from __future__ import annotations
 
@@ -98,8 +103,17 @@ def vad_targets(s: torch.Tensor, n_frames: int, hop: int = 160, n_fft: int = 320
     return ((e_db > e_db.max(-1, keepdim=True).values - rel_db) & (e_db > abs_db)).float()
 
 
+def residual_noise_loss(y_noise: torch.Tensor, c: float = 0.3) -> torch.Tensor:
+    """L_rn: compressed power of the filtered noise, summed over the STFT resolutions (module docstring)."""
+    out = y_noise.new_zeros(())
+    for n_fft, hop in RESOLUTIONS:
+        win = torch.hann_window(n_fft, device=y_noise.device)
+        out = out + torch.mean((torch.stft(y_noise, n_fft, hop, window=win, return_complex=True).abs() + 1e-8) ** (2 * c))
+    return out
+
+
 def total_loss(y, s, vad, w_spec: float = 1.0, w_sisdr: float = 0.01, w_vad: float = 0.05, w_os: float = 0.0,
-               w_stoi: float = 0.0, w_pmsqe: float = 0.0):
+               w_stoi: float = 0.0, w_pmsqe: float = 0.0, w_rn: float = 0.0, y_noise=None):
     ls, los = _spectral_terms(y, s)
     sdr = si_sdr(y, s).mean()
     loss = w_spec * ls - w_sisdr * sdr
@@ -109,6 +123,10 @@ def total_loss(y, s, vad, w_spec: float = 1.0, w_sisdr: float = 0.01, w_vad: flo
         loss = loss + w_stoi * stoi_loss(y, s)
     if w_pmsqe:
         loss = loss + w_pmsqe * pmsqe_loss(y, s)
+    if w_rn:
+        if y_noise is None:
+            raise ValueError("w_rn needs the filtered noise (y_noise)")
+        loss = loss + w_rn * residual_noise_loss(y_noise)
     if vad is None:  # architectures without a VAD head
         return loss, {"spec": ls.item(), "si_sdr": sdr.item(), "vad_bce": float("nan")}
     lv = torch.nn.functional.binary_cross_entropy(vad.clamp(1e-6, 1 - 1e-6), vad_targets(s, vad.shape[1]))

@@ -132,29 +132,42 @@ class NeuralSE(nn.Module):
             feats.append((10 * torch.log10(noise @ self.erb_fwd + 1e-10) + 20.0) / 20.0)
         return torch.cat(feats, dim=-1)
 
-    def forward(self, spec: torch.Tensor, h: torch.Tensor, hist: torch.Tensor, noise: torch.Tensor | None = None):
+    def forward(self, spec: torch.Tensor, h: torch.Tensor, hist: torch.Tensor, noise: torch.Tensor | None = None,
+                part: torch.Tensor | None = None):
         """spec (B, T, K, 2) noisy frames [, noise (B, T, K): noise PSD estimate of the raw input frames,
-        only with ``noise_features``] -> (enhanced (B, T, K, 2), vad (B, T), h', hist')."""
+        only with ``noise_features``] -> (enhanced (B, T, K, 2), vad (B, T), h', hist').
+
+        ``part`` (B, T, K, 2), training only: a component of ``spec`` (e.g. its noise) run through the same
+        time-varying linear filter (gains and deep-filter taps computed from ``spec``, zero history);
+        the filtered component is then returned as a fifth output."""
         c = self.cfg
         z = torch.relu(self.inp(self._features(spec, noise)))
         z, h = self.gru(z, h)
         g = torch.sigmoid(self.gain(z)) @ self.erb_exp                       # B T K
-        out = spec * g.unsqueeze(-1)
-        if c.df_bins and c.df_order:
-            b, t = spec.shape[:2]
-            coef = self.df(z).view(b, t, c.df_order, c.df_bins, 2)
-            low = torch.cat([hist, spec[:, :, : c.df_bins]], dim=1)          # B (N-1+T) Kd 2
-            acc = torch.zeros_like(spec[:, :, : c.df_bins])
-            n1 = c.df_order - 1
-            for i in range(c.df_order):                                       # tap i uses X_{t-i}
-                xi = low[:, n1 - i: n1 - i + t]
-                ci = coef[:, :, i]
-                acc = acc + torch.stack([ci[..., 0] * xi[..., 0] - ci[..., 1] * xi[..., 1],
-                                         ci[..., 0] * xi[..., 1] + ci[..., 1] * xi[..., 0]], dim=-1)
-            out = torch.cat([out[:, :, : c.df_bins] + acc, out[:, :, c.df_bins:]], dim=2)
-            hist = low[:, low.shape[1] - n1:] if n1 else hist
+        coef = self.df(z).view(*spec.shape[:2], c.df_order, c.df_bins, 2) if c.df_bins and c.df_order else None
+        out, hist = self._filter(spec, g, coef, hist)
         vad = torch.sigmoid(self.vad(z)).squeeze(-1)
+        if part is not None:
+            return out, vad, h, hist, self._filter(part, g, coef, torch.zeros_like(hist))[0]
         return out, vad, h, hist
+
+    def _filter(self, spec: torch.Tensor, g: torch.Tensor, coef: torch.Tensor | None, hist: torch.Tensor):
+        """Y_t = G_t X_t, plus the deep filter sum_i C_{t,i} X_{t-i} on the low bins (module docstring)."""
+        c = self.cfg
+        out = spec * g.unsqueeze(-1)
+        if coef is None:
+            return out, hist
+        t = spec.shape[1]
+        low = torch.cat([hist, spec[:, :, : c.df_bins]], dim=1)              # B (N-1+T) Kd 2
+        acc = torch.zeros_like(spec[:, :, : c.df_bins])
+        n1 = c.df_order - 1
+        for i in range(c.df_order):                                           # tap i uses X_{t-i}
+            xi = low[:, n1 - i: n1 - i + t]
+            ci = coef[:, :, i]
+            acc = acc + torch.stack([ci[..., 0] * xi[..., 0] - ci[..., 1] * xi[..., 1],
+                                     ci[..., 0] * xi[..., 1] + ci[..., 1] * xi[..., 0]], dim=-1)
+        out = torch.cat([out[:, :, : c.df_bins] + acc, out[:, :, c.df_bins:]], dim=2)
+        return out, (low[:, low.shape[1] - n1:] if n1 else hist)
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -190,12 +203,24 @@ def istft(spec: torch.Tensor, length: int) -> torch.Tensor:
     return out[:, N_FFT - HOP: N_FFT - HOP + length]
 
 
-def enhance_batch(model: NeuralSE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Offline training/validation path: waveforms (B, L) -> (enhanced (B, L), vad (B, T))."""
+def enhance_batch(model: NeuralSE, x: torch.Tensor, part: torch.Tensor | None = None):
+    """Offline training/validation path: waveforms (B, L) -> (enhanced (B, L), vad (B, T)).
+
+    With ``part`` (B, L), a component of ``x`` (training: the noise ``x - s``), also returns that component
+    after the same filter the model applies to ``x``: the optional Wiener pre-gain (real, per bin, taken
+    as |X'| / |X|) and the network's gains and deep-filter taps, all computed from ``x``."""
     spec, noise = stft(x), None
+    gained = spec
     if model.cfg.pre_wiener_db > 0 or model.cfg.noise_features:
         from voxclean.enhance.neural.prefilter import prefilter_batch
-        spec, noise = prefilter_batch(spec, model.cfg.pre_wiener_db, model.cfg.noise_features)
+        gained, noise = prefilter_batch(spec, model.cfg.pre_wiener_db, model.cfg.noise_features)
     h, hist = model.initial_state(x.shape[0])
-    out, vad, _, _ = model(spec, h, hist, noise)
-    return istft(out, x.shape[-1]), vad
+    if part is None:
+        out, vad, _, _ = model(gained, h, hist, noise)
+        return istft(out, x.shape[-1]), vad
+    p = stft(part)
+    if gained is not spec:
+        mag = lambda z: torch.sqrt(z[..., 0] ** 2 + z[..., 1] ** 2)
+        p = p * (mag(gained) / mag(spec).clamp_min(1e-12)).unsqueeze(-1)
+    out, vad, _, _, out_p = model(gained, h, hist, noise, part=p)
+    return istft(out, x.shape[-1]), vad, istft(out_p, x.shape[-1])

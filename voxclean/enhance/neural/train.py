@@ -10,7 +10,7 @@ Config (see ``configs/neural_small.yaml``)::
             segment_s, n_sim_rooms and the p_* probabilities}                            -> MixtureSampler
     train: {out, seed, batch, epochs, steps_per_epoch, lr, lr_min, grad_clip, threads,
             w_spec, w_sisdr, w_vad, w_os (over-suppression loss), w_stoi (STOI surrogate), w_pmsqe (PESQ-derived
-            PMSQE loss), max_minutes,
+            PMSQE loss), w_rn (residual-noise loss; NeuralSE only), max_minutes,
             init (checkpoint whose weights start a new run), device (cpu | cuda | auto; default cpu),
             workers (processes that build batches ahead; default 0 = in the training loop),
             keep_epochs (also write epoch_NNN.pt, model only, after every epoch),
@@ -225,7 +225,7 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     lr0, lr_min = float(tc.get("lr", 1e-3)), float(tc.get("lr_min", 1e-4))
     max_minutes = float(tc.get("max_minutes", 0)) or math.inf
     schedule_minutes = float(tc.get("schedule_minutes", 0))
-    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad", "w_os", "w_stoi", "w_pmsqe") if k in tc}
+    weights = {k: float(tc[k]) for k in ("w_spec", "w_sisdr", "w_vad", "w_os", "w_stoi", "w_pmsqe", "w_rn") if k in tc}
     log_path = out / "log.csv"
     new_log = not log_path.exists()
     batch_size, workers = int(tc.get("batch", 8)), int(tc.get("workers", 0))
@@ -254,8 +254,14 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
                 for g in opt.param_groups:
                     g["lr"] = lr
                 noisy, target = next(batches)
-                y, vad = forward_wave(model, torch.as_tensor(noisy).to(dev))
-                loss, parts = total_loss(y, torch.as_tensor(target).to(dev), vad, **weights)
+                x, s = torch.as_tensor(noisy).to(dev), torch.as_tensor(target).to(dev)
+                if weights.get("w_rn"):
+                    if not isinstance(model, NeuralSE):
+                        raise ValueError("train.w_rn (residual-noise loss) needs the NeuralSE model")
+                    y, vad, y_noise = enhance_batch(model, x, part=x - s)
+                else:
+                    (y, vad), y_noise = forward_wave(model, x), None
+                loss, parts = total_loss(y, s, vad, **weights, y_noise=y_noise)
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc.get("grad_clip", 1.0)))
