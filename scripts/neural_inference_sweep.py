@@ -29,7 +29,7 @@ import torch
 from pesq import pesq
 from pystoi import stoi
 
-from voxclean.enhance.neural.enhancer import NeuralEnhancer
+from voxclean.enhance.neural.enhancer import DEFAULT_WEIGHTS, NeuralEnhancer
 
 
 class PostFilteredGain(torch.nn.Module):
@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--kind", choices=("pf", "vad", "lim"), required=True)
     ap.add_argument("--values", nargs="+", required=True)
     ap.add_argument("--n", type=int, default=100, help="first N pairs of the manifest")
-    ap.add_argument("--weights", default="neural_v14")
+    ap.add_argument("--weights", default=DEFAULT_WEIGHTS)
     args = ap.parse_args()
     torch.set_num_threads(1)
     enhancers = {v: enhancer_for(args.kind, v, args.weights) for v in args.values}
