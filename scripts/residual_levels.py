@@ -30,10 +30,15 @@ import soundfile as sf
 EDGES = (0, 250, 500, 1000, 2000, 3000, 4000, 6000, 8001)
 
 
-def band_levels(clean: np.ndarray, noisy: np.ndarray, out: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """(speech-active out/clean dB, speech-absent out/noisy dB) per band (module docstring)."""
-    f, _, c = ss.stft(clean, sr, nperseg=512)
-    p_s, p_x, p_y = (np.abs(z) ** 2 for z in (c, ss.stft(noisy, sr, nperseg=512)[2], ss.stft(out, sr, nperseg=512)[2]))
+def power_spectra(*signals: np.ndarray, sr: int) -> tuple[np.ndarray, ...]:
+    """Band centre frequencies, then |STFT|^2 of each signal (512-point frames, 50 % overlap)."""
+    f = ss.stft(signals[0], sr, nperseg=512)[0]
+    return (f, *(np.abs(ss.stft(x, sr, nperseg=512)[2]) ** 2 for x in signals))
+
+
+def band_levels(f: np.ndarray, p_s: np.ndarray, p_x: np.ndarray, p_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(speech-active out/clean dB, speech-absent out/noisy dB) per band from the clean, noisy and output
+    power spectra (module docstring)."""
     e = 10 * np.log10(p_s.sum(0) + 1e-12)
     active, absent = e > e.max() - 30, e < e.max() - 50
     act, ina = [], []
@@ -46,7 +51,8 @@ def band_levels(clean: np.ndarray, noisy: np.ndarray, out: np.ndarray, sr: int) 
 
 
 def oracle_gate(clean: np.ndarray, out: np.ndarray, sr: int, depth_db: float) -> np.ndarray:
-    f, _, c = ss.stft(clean, sr, nperseg=320, noverlap=160)
+    """``out`` attenuated by ``depth_db`` in the clean target's pauses (module docstring)."""
+    _, _, c = ss.stft(clean, sr, nperseg=320, noverlap=160)
     _, _, y = ss.stft(out, sr, nperseg=320, noverlap=160)
     e = 10 * np.log10((np.abs(c) ** 2).sum(0) + 1e-12)
     g = np.convolve(np.where(e < e.max() - 40, 10 ** (-depth_db / 20), 1.0), np.ones(3) / 3, mode="same")
@@ -66,10 +72,11 @@ def main(argv=None) -> None:
     for e in pairs:
         clean, sr = sf.read(args.pairs / e["clean"])
         noisy, _ = sf.read(args.pairs / e["noisy"])
+        f, p_s, p_x = power_spectra(clean, noisy, sr=sr)
         for folder in [None, *args.outputs]:
             name = "noisy" if folder is None else folder.name
             y = noisy if folder is None else sf.read(folder / Path(e["name"]).with_suffix(".wav"))[0]
-            act, ina = band_levels(clean, noisy, y, sr)
+            act, ina = band_levels(f, p_s, p_x, p_x if folder is None else power_spectra(y, sr=sr)[1])
             rows.setdefault(name, {"act": [], "ina": []})
             rows[name]["act"].append(act)
             rows[name]["ina"].append(ina)
