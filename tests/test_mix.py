@@ -101,3 +101,20 @@ def test_cli_mix(tmp_path):
     assert res.exit_code == 2 and "--overwrite" in res.output
     bad = CliRunner().invoke(app, ["mix", "--clean", str(CLEAN), "--noise", str(NOISE), "--snr", "15:-5", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "LO:HI" in bad.output
+
+
+def test_a_txt_list_names_audio_files_relative_to_itself(tmp_path):
+    from voxclean.degrade.noise import list_audio
+    d = tmp_path / "audio"
+    d.mkdir()
+    for name in ("a.wav", "b.wav", "c.wav"):
+        sf.write(d / name, np.zeros(160, np.float32), 16000)
+    lst = tmp_path / "lists" / "pick.txt"
+    lst.parent.mkdir()
+    lst.write_text("# chosen by BAK\n../audio/c.wav\n\n../audio/a.wav  # a comment\n")
+    assert list_audio(str(lst), "speech") == [str((d / "c.wav").resolve()), str((d / "a.wav").resolve())]
+    assert len(list_audio([str(lst), str(d)], "speech")) == 3          # lists and folders mix, no duplicates
+    bad = lst.with_name("bad.txt")
+    bad.write_text("../audio/missing.wav\n")
+    with pytest.raises(FileNotFoundError, match="line 1"):
+        list_audio(str(bad), "speech")

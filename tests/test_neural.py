@@ -57,8 +57,9 @@ def test_default_model_fits_budget():
         assert shipped.macs_per_frame() * SR / HOP < 100e6             # < 100 MMAC/s (DFN3: ~344 M)
 
 
-def test_stream_equals_offline_random_blocks(tiny_weights):
-    enh = NeuralEnhancer(weights=str(tiny_weights))
+@pytest.mark.parametrize("post", [0.0, 0.05], ids=["plain", "postfilter"])
+def test_stream_equals_offline_random_blocks(tiny_weights, post):
+    enh = NeuralEnhancer(weights=str(tiny_weights), post_filter=post)
     x = _speechlike(SR * 2 + 123)
     y = enh.enhance(x, SR)
     assert y.shape == x.shape and y.dtype == np.float32
@@ -366,7 +367,7 @@ def test_onnx_backend_equals_torch_backend(tiny_weights, tmp_path):
     shutil.copy(tiny_weights, w)
     export_onnx(enh_mod.load_model(str(w)), tmp_path / "tiny.onnx")
     x = _speechlike(SR * 2 + 77, seed=4)
-    for kw in ({}, {"atten_lim_db": 6.0, "mix": 0.8}):
+    for kw in ({}, {"atten_lim_db": 6.0, "mix": 0.8}, {"post_filter": 0.05}):
         t = NeuralEnhancer(weights=str(w), backend="torch", **kw)
         o = NeuralEnhancer(weights=str(w), backend="onnx", **kw)
         np.testing.assert_allclose(o.enhance(x, SR), t.enhance(x, SR), atol=2e-5)
@@ -648,3 +649,21 @@ def test_residual_noise_loss_is_weighted_and_lowers_the_noise_passed(tmp_path, n
         cfg = _tiny_train_config(epochs=1, steps_per_epoch=2, seed=3, w_rn=w)
         runs[w] = torch.load(train(cfg, out=tmp_path / f"w{w}") / "last.pt", weights_only=False)["model"]
     assert any(not torch.allclose(runs[0.0][k], runs[0.5][k]) for k in runs[0.0])
+
+
+def test_post_filter_warp_keeps_unit_gain_and_deepens_small_gains():
+    from voxclean.enhance.neural.postfilter import post_filter, warp_gain
+    g = np.linspace(0, 1, 101)
+    w = warp_gain(g, 0.02)
+    assert w[-1] == pytest.approx(1.0) and w[0] == 0.0
+    assert np.all(w <= g + 1e-12) and np.all(np.diff(w) > 0)            # never raises a gain, keeps the order
+    assert w[10] / g[10] < 0.6 and w[50] / g[50] > 0.97                  # 0.1 -> 0.056, 0.5 -> 0.49
+    assert np.all(warp_gain(g, 0.1) <= w + 1e-12)                        # larger beta, deeper
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, N_FFT // 2 + 1)) + 1j * rng.standard_normal((50, N_FFT // 2 + 1))
+    np.testing.assert_array_equal(post_filter(x, 0.3 * x, 0.0), 0.3 * x)    # beta 0: off
+    np.testing.assert_allclose(post_filter(x, x, 0.05), x)               # unit gain passes unchanged
+    r = np.abs(post_filter(x, 0.1 * x, 0.05)) / np.abs(0.1 * x)
+    np.testing.assert_allclose(r, warp_gain(0.1, 0.05) / 0.1, rtol=1e-6)  # a flat gain is warped everywhere
+    with pytest.raises(ValueError, match="post_filter"):
+        NeuralEnhancer(weights=str(WEIGHTS_DIR / "neural_small.pt"), post_filter=-1)

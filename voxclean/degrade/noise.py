@@ -28,8 +28,10 @@ from voxclean.degrade.params import Choice, rand
 
 
 def list_audio(path: str | list[str] | tuple, what: str) -> list[str]:
-    """Absolute paths of the audio files in ``path`` (a file, a folder, or a list of them). Raises a clear
-    error for a missing path or a folder without audio."""
+    """Absolute paths of the audio files in ``path`` (a file, a folder, or a list of them). A ``.txt`` file
+    is a list of audio files, one per line (relative to the list's folder; blank lines and ``#`` comments
+    skipped), e.g. the speech selected by ``scripts/score_speech_dnsmos.py``. Raises a clear error for a
+    missing path, a listed file that is missing, or a folder without audio."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     if not paths or any(str(p) == "" for p in paths):
         raise ValueError(f"{what}: no file or folder given (set path=...)")
@@ -42,12 +44,25 @@ def _list_audio_cached(paths: tuple[str, ...], what: str) -> tuple[str, ...]:
     for p in map(Path, paths):
         if not p.exists():
             raise FileNotFoundError(f"{what}: {p}: no such file or folder")
-        found = find_audio(p.resolve())
+        found = _read_list(p, what) if p.suffix.lower() == ".txt" else find_audio(p.resolve())
         if not found:
             raise ValueError(f"{what}: {p}: folder holds no audio files "
                              f"(looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
         out.extend(str(f) for f in found)
     return tuple(dict.fromkeys(out))
+
+
+def _read_list(p: Path, what: str) -> list[Path]:
+    out = []
+    for n, line in enumerate(p.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        f = (p.parent / line).resolve()
+        if not f.is_file():
+            raise FileNotFoundError(f"{what}: {p}, line {n}: {f}: no such file")
+        out.append(f)
+    return out
 
 
 @functools.lru_cache(maxsize=32)
