@@ -2,7 +2,6 @@
 (within Opus coding error), keeps every file, and turns the simulated rooms into RIR files."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,17 +9,12 @@ import pytest
 import soundfile as sf
 import yaml
 
-from conftest import need_data
+from conftest import load_script, need_data
 from voxclean.degrade.noise import load_mono
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pack_module():
-    spec = importlib.util.spec_from_file_location("gpu_pack", ROOT / "scripts" / "gpu_pack.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("gpu_pack")
 
 
 def test_pack_keeps_every_file_and_the_audio(tmp_path):

@@ -2,23 +2,17 @@
 noisy ones, writes a list the training config can name, and reuses the scores it already has."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from conftest import need_data
+from conftest import load_script, need_data
 from voxclean.degrade.noise import list_audio, load_mono
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("score_speech_dnsmos", ROOT / "scripts" / "score_speech_dnsmos.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("score_speech_dnsmos")
 
 
 def test_noisy_targets_are_left_out_and_scores_are_reused(tmp_path):
