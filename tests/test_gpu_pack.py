@@ -2,7 +2,6 @@
 (within Opus coding error), keeps every file, and turns the simulated rooms into RIR files."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
