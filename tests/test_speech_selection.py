@@ -2,7 +2,6 @@
 noisy ones, writes a list the training config can name, and reuses the scores it already has."""
 from __future__ import annotations
 
-
 import numpy as np
 import soundfile as sf
 
