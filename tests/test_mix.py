@@ -118,3 +118,7 @@ def test_a_txt_list_names_audio_files_relative_to_itself(tmp_path):
     bad.write_text("../audio/missing.wav\n")
     with pytest.raises(FileNotFoundError, match="line 1"):
         list_audio(str(bad), "speech")
+    empty = lst.with_name("empty.txt")
+    empty.write_text("# nothing chosen\n")
+    with pytest.raises(ValueError, match="list holds no audio"):
+        list_audio(str(empty), "speech")

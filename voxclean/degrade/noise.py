@@ -46,7 +46,7 @@ def _list_audio_cached(paths: tuple[str, ...], what: str) -> tuple[str, ...]:
             raise FileNotFoundError(f"{what}: {p}: no such file or folder")
         found = _read_list(p, what) if p.suffix.lower() == ".txt" else find_audio(p.resolve())
         if not found:
-            raise ValueError(f"{what}: {p}: folder holds no audio files "
+            raise ValueError(f"{what}: {p}: {'list' if p.suffix.lower() == '.txt' else 'folder'} holds no audio files "
                              f"(looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
         out.extend(str(f) for f in found)
     return tuple(dict.fromkeys(out))
