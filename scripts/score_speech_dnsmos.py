@@ -37,15 +37,14 @@ def main(argv=None) -> int:
     done = {}
     if tsv.is_file():
         done = {r["path"]: r for r in csv.DictReader(tsv.open(), delimiter="\t")}
+    by_stem = {str(Path(f).with_suffix("")): f for f in files}
     for d in map(Path, a.folders):        # a corpus that ships its DNSMOS scores (speechocean762's utterances.tsv)
         meta = d / "utterances.tsv"
         if meta.is_file():
             for r in csv.DictReader(meta.open(), delimiter="\t"):
-                if r.get("dnsmos_bak"):
-                    for f in files:
-                        if f.startswith(str((d / r["file"]).resolve()) + "."):
-                            done.setdefault(f, {"path": f, "sig": "", "bak": r["dnsmos_bak"],
-                                                "ovrl": r["dnsmos_ovrl"]})
+                f = by_stem.get(str((d / r["file"]).resolve()))
+                if f and r.get("dnsmos_bak"):
+                    done.setdefault(f, {"path": f, "sig": "", "bak": r["dnsmos_bak"], "ovrl": r["dnsmos_ovrl"]})
     todo = [f for f in files if f not in done]
     metric = DNSMOS()
     tsv.parent.mkdir(parents=True, exist_ok=True)
