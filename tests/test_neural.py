@@ -667,3 +667,24 @@ def test_post_filter_warp_keeps_unit_gain_and_deepens_small_gains():
     np.testing.assert_allclose(r, warp_gain(0.1, 0.05) / 0.1, rtol=1e-6)  # a flat gain is warped everywhere
     with pytest.raises(ValueError, match="post_filter"):
         NeuralEnhancer(weights=str(WEIGHTS_DIR / "neural_small.pt"), post_filter=-1)
+
+
+def test_sampler_speech_weight_by_duration(tmp_path):
+    """speech_weight=duration draws a 9 s file nine times as often as a 1 s one; the default draws them evenly."""
+    import soundfile as sf
+
+    from voxclean.enhance.neural.data import MixtureSampler
+    sf.write(tmp_path / "short.wav", _speechlike(SR), SR)
+    sf.write(tmp_path / "long.wav", _speechlike(9 * SR, seed=1), SR)
+    noise = tmp_path / "noise.wav"
+    sf.write(noise, 0.1 * np.random.default_rng(0).standard_normal(SR).astype(np.float32), SR)
+    kw = dict(p_reverb=0.0, segment_s=0.5)
+    rng = np.random.default_rng(0)
+    for weight, share in (("duration", 0.9), ("file", 0.5)):
+        s = MixtureSampler([str(tmp_path / "short.wav"), str(tmp_path / "long.wav")], [str(noise)],
+                           speech_weight=weight, **kw)
+        long_i = s.speech.index(str((tmp_path / "long.wav").resolve()))
+        picks = np.array([s._pick_speech(rng) for _ in range(4000)])
+        assert abs(np.mean(picks == long_i) - share) < 0.03
+    with pytest.raises(ValueError, match="speech_weight"):
+        MixtureSampler([str(tmp_path)], [str(noise)], speech_weight="loudness", **kw)

@@ -3,7 +3,8 @@
 Every training example ``i`` of step ``s`` is drawn with ``np.random.default_rng([seed, s, i])``, so
 a run is reproducible and a resumed run sees exactly the batches it would have seen. One example::
 
-    s      = random segment of a training utterance, scaled to a random level (``level_db``, dBFS RMS)
+    s      = random segment of a training utterance (files drawn uniformly, or in proportion to their
+             duration with ``speech_weight: duration``), scaled to a random level (``level_db``, dBFS RMS)
     r, d   = s convolved with an RIR (prob. ``p_reverb``; measured from ``rir`` or a pyroomacoustics
              shoebox room from a pool simulated at start-up), aligned to the RIR peak; target d is the
              direct path (voxclean.degrade.reverb: +-2.5 ms around the peak), else r = d = s
@@ -210,6 +211,21 @@ def simulate_rooms(seed: int, n: int) -> list[np.ndarray]:
     return rooms
 
 
+def _speech_cdf(files: list[str], weight: str) -> np.ndarray | None:
+    """Cumulative probabilities of drawing each speech file: ``"file"`` draws files uniformly (None), so a
+    corpus of many short utterances dominates one of fewer long ones; ``"duration"`` draws each file with
+    probability ``T_k / sum_j T_j`` (its duration), i.e. every second of speech is equally likely."""
+    if weight == "file":
+        return None
+    if weight != "duration":
+        raise ValueError(f"speech_weight must be 'file' or 'duration', not {weight!r}")
+    import soundfile as sf
+    t = np.array([sf.info(f).duration for f in files], dtype=np.float64)
+    if not np.all(t > 0):
+        raise ValueError(f"speech_weight=duration: {files[int(np.argmin(t))]} has no samples")
+    return np.cumsum(t) / t.sum()
+
+
 class MixtureSampler:
     def __init__(self, speech: list[str], noise: list[str], rir: list[str] | None = None, *,
                  snr=(-5.0, 20.0), level_db=(-35.0, -15.0), segment_s: float = 3.0,
@@ -218,8 +234,9 @@ class MixtureSampler:
                  p_colored: float = 0.0, p_noise_speed: float = 0.0, p_noise_mix: float = 0.0,
                  p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, p_rumble: float = 0.0, p_clean: float = 0.0,
                  p_noise_lowpass: float = 0.0, p_noise_modulate: float = 0.0, p_noise_transient: float = 0.0,
-                 p_noise_tonal: float = 0.0, seed: int = 0):
+                 p_noise_tonal: float = 0.0, speech_weight: str = "file", seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
+        self._speech_cdf = _speech_cdf(self.speech, speech_weight)
         self.noise = list_audio(list(noise), "noise")
         self.rir_files = list_audio(list(rir), "reverb") if rir else []
         self.snr, self.level_db = tuple(snr), tuple(level_db)
@@ -243,7 +260,7 @@ class MixtureSampler:
     def _speech(self, rng: np.random.Generator) -> np.ndarray:
         n = self.length
         for _ in range(5):
-            x = _audio(self.speech[int(rng.integers(len(self.speech)))])
+            x = _audio(self.speech[self._pick_speech(rng)])
             if len(x) > n:
                 off = int(rng.integers(len(x) - n))
                 x = x[off: off + n]
@@ -252,6 +269,11 @@ class MixtureSampler:
             if np.mean(x.astype(np.float64) ** 2) > 1e-6:
                 break
         return np.asarray(x, np.float64)
+
+    def _pick_speech(self, rng: np.random.Generator) -> int:
+        if self._speech_cdf is None:
+            return int(rng.integers(len(self.speech)))
+        return min(int(np.searchsorted(self._speech_cdf, rng.random(), side="right")), len(self.speech) - 1)
 
     def _babble(self, rng: np.random.Generator, n: int) -> np.ndarray:
         out = np.zeros(n)
