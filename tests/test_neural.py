@@ -688,3 +688,25 @@ def test_sampler_speech_weight_by_duration(tmp_path):
         assert abs(np.mean(picks == long_i) - share) < 0.03
     with pytest.raises(ValueError, match="speech_weight"):
         MixtureSampler([str(tmp_path)], [str(noise)], speech_weight="loudness", **kw)
+
+
+def test_sampler_resample_empties_the_band_above_the_old_nyquist():
+    """p_resample=1: input and target alike hold nothing above 4, 5.5 or 6 kHz (as upsampled 8-12 kHz audio),
+    keep their length, and the speech below stays (target within 1 dB of the untouched example's level)."""
+    from scipy.signal import welch
+
+    from tests.conftest import need_data
+    from voxclean.enhance.neural.data import RESAMPLE_RATES, MixtureSampler
+    kw = dict(snr=(10, 10), p_reverb=0.0, p_bandlimit=0.0, segment_s=1.01)
+    sp, no = [str(need_data("speech", "cmu_arctic"))], [str(need_data("noise", "hu100"))]
+    plain = MixtureSampler(sp, no, **kw)
+    s = MixtureSampler(sp, no, p_resample=1.0, **kw)
+    for i in range(6):
+        y, d = s.example(0, i)
+        assert y.shape == d.shape == (16160,)
+        _, d0 = plain.example(0, i)
+        assert abs(10 * np.log10(np.sum(d.astype(np.float64) ** 2) / np.sum(d0.astype(np.float64) ** 2))) < 1.0
+        f, py = welch(y, 16000, nperseg=512)
+        _, pd = welch(d, 16000, nperseg=512)
+        top = f > max(RESAMPLE_RATES) / 2 + 300
+        assert 10 * np.log10(py[top].sum() / py.sum()) < -80 and 10 * np.log10(pd[top].sum() / pd.sum()) < -80

@@ -24,7 +24,12 @@ a run is reproducible and a resumed run sees exactly the batches it would have s
              microphone colour the model must keep, not undo)
     y      = r + g n  (with prob. ``p_clean`` y = r: no noise, so that clean input passes unharmed);
              optional band-limit (prob. ``p_bandlimit``: Butterworth low-pass at U(3.4, 7) kHz,
-             applied to y and d alike, since a gain model cannot restore a missing band) and codec
+             applied to y and d alike, since a gain model cannot restore a missing band); with prob.
+             ``p_resample`` y and d down-sampled to 8, 11.025 or 12 kHz and back with soxr, so that the band
+             above the old Nyquist is digitally empty, as in any upsampled telephone or low-rate
+             recording (the Butterworth band-limit leaves it 60 dB down, not empty: without this a
+             model met empty bands only at inference and, on clean 8 kHz speech, attenuated some
+             voices by 5 dB; docs/benchmarks.md 4-i-j); and codec
              round trip (prob. ``p_codec``, y only; off by default because ffmpeg is slow)
     peak   = if max|y| > 0.99, y and d are scaled together
 
@@ -39,10 +44,12 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, sosfilt
 
+from voxclean.audio.resample import resample
 from voxclean.degrade.noise import list_audio, load_mono, loop_segment, snr_gain
 from voxclean.degrade.reverb import convolve_aligned, direct_window, simulate_rir, min_rt60
 
 SR = 16000
+RESAMPLE_RATES = (8000, 11025, 12000)    # p_resample: audio that was stored at a lower rate, then upsampled
 
 
 @functools.lru_cache(maxsize=4096)
@@ -211,6 +218,12 @@ def simulate_rooms(seed: int, n: int) -> list[np.ndarray]:
     return rooms
 
 
+def _through_rate(x: np.ndarray, rate: int) -> np.ndarray:
+    """``x`` (16 kHz) down-sampled to ``rate`` and back with soxr, same length: nothing above rate/2 remains."""
+    y = resample(resample(x, SR, rate), rate, SR).astype(np.float64)[: len(x)]
+    return np.pad(y, (0, len(x) - len(y)))
+
+
 def _speech_cdf(files: list[str], weight: str) -> np.ndarray | None:
     """Cumulative probabilities of drawing each speech file: ``"file"`` draws files uniformly (None), so a
     corpus of many short utterances dominates one of fewer long ones; ``"duration"`` draws each file with
@@ -234,7 +247,7 @@ class MixtureSampler:
                  p_colored: float = 0.0, p_noise_speed: float = 0.0, p_noise_mix: float = 0.0,
                  p_noise_eq: float = 0.0, p_speech_eq: float = 0.0, p_rumble: float = 0.0, p_clean: float = 0.0,
                  p_noise_lowpass: float = 0.0, p_noise_modulate: float = 0.0, p_noise_transient: float = 0.0,
-                 p_noise_tonal: float = 0.0, speech_weight: str = "file", seed: int = 0):
+                 p_noise_tonal: float = 0.0, p_resample: float = 0.0, speech_weight: str = "file", seed: int = 0):
         self.speech = list_audio(list(speech), "speech")
         self._speech_cdf = _speech_cdf(self.speech, speech_weight)
         self.noise = list_audio(list(noise), "noise")
@@ -248,6 +261,7 @@ class MixtureSampler:
         self.p_speech_eq, self.p_rumble, self.p_clean = p_speech_eq, p_rumble, p_clean
         self.p_noise_lowpass, self.p_noise_modulate = p_noise_lowpass, p_noise_modulate
         self.p_noise_transient, self.p_noise_tonal = p_noise_transient, p_noise_tonal
+        self.p_resample = p_resample
         self.seed = seed
         self.rooms = simulate_rooms(seed, n_sim_rooms) if p_reverb > 0 and p_sim_room > 0 else []
 
@@ -346,6 +360,9 @@ class MixtureSampler:
         if rng.random() < self.p_bandlimit:
             sos = butter(8, rng.uniform(3400, 7000), fs=SR, output="sos")
             y, d = sosfilt(sos, y), sosfilt(sos, d)
+        if self.p_resample and rng.random() < self.p_resample:
+            rate = int(rng.choice(RESAMPLE_RATES))
+            y, d = (_through_rate(v, rate) for v in (y, d))
         if self.p_codec and rng.random() < self.p_codec:
             from voxclean.degrade.codec import roundtrip
             name = str(rng.choice(["opus", "mp3"]))
