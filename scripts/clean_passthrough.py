@@ -35,8 +35,9 @@ def passthrough(method: str, files: list[Path], sr: int | None = None) -> list[t
     enh = ENHANCERS.get(name, **opts)
     out = []
     for f in files:
-        x = load_mono(str(f), sr or info(f).sample_rate)
-        y = enhance_signal(enh, x, sr or info(f).sample_rate)
+        rate = sr or info(f).sample_rate
+        x = load_mono(str(f), rate)
+        y = enhance_signal(enh, x, rate)
         level = 10 * np.log10(np.sum(np.square(y, dtype=np.float64)) / np.sum(np.square(x, dtype=np.float64)))
         out.append((f.name, float(si_sdr(x, y)), float(level)))
     return out

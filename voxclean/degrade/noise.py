@@ -44,9 +44,10 @@ def _list_audio_cached(paths: tuple[str, ...], what: str) -> tuple[str, ...]:
     for p in map(Path, paths):
         if not p.exists():
             raise FileNotFoundError(f"{what}: {p}: no such file or folder")
-        found = _read_list(p, what) if p.suffix.lower() == ".txt" else find_audio(p.resolve())
+        is_list = p.suffix.lower() == ".txt"
+        found = _read_list(p, what) if is_list else find_audio(p.resolve())
         if not found:
-            raise ValueError(f"{what}: {p}: {'list' if p.suffix.lower() == '.txt' else 'folder'} holds no audio files "
+            raise ValueError(f"{what}: {p}: {'list' if is_list else 'folder'} holds no audio files "
                              f"(looked for {', '.join(sorted(AUDIO_SUFFIXES))})")
         out.extend(str(f) for f in found)
     return tuple(dict.fromkeys(out))
