@@ -169,6 +169,15 @@ def test_train_cli_writes_checkpoint_and_log_and_resumes(tmp_path):
     assert enh.enhance(_speechlike(SR // 4), SR).shape == (SR // 4,)
 
 
+def test_train_with_a_missing_init_checkpoint_fails_before_writing_anything(tmp_path):
+    """Configs of older runs start from packaged weights that may have left the package since."""
+    from voxclean.enhance.neural.train import train
+    cfg = _tiny_train_config(out=str(tmp_path / "run"), init=str(tmp_path / "gone.pt"))
+    with pytest.raises(FileNotFoundError, match="git history"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_with_worker_processes_gives_the_same_run(tmp_path):
     """Batches built ahead in worker processes (``train.workers``) are the batches of the same steps:
     two runs, with and without workers, end with identical weights; ``keep_epochs`` writes one

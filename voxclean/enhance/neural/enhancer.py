@@ -22,7 +22,7 @@
   probabilities of the frames it has processed as ``stream.vad``.
 
 Weights: ``weights`` names a file, or one of the packaged ``voxclean/enhance/neural/weights/*.pt``
-(default ``neural_v25``: a wider NeuralSE, GRU width 256, 938 k parameters, trained for 11.3 minutes
+(default ``neural_v26``: a wider NeuralSE, GRU width 256, 938 k parameters, trained for 11.3 minutes
 on a GPU by ``configs/neural_v10b_gpu.yaml`` then ``configs/neural_v10c_gpu.yaml`` with neural_v9's data
 and losses (= ``neural_v10``), then fine-tuned for 65 minutes on one CPU thread with the PESQ-derived
 PMSQE loss added (``configs/neural_v13b.yaml``, :mod:`voxclean.enhance.neural.pmsqe`; = ``neural_v13``)
@@ -35,9 +35,10 @@ the residual-noise loss of Xia et al. 2020 (``train.w_rn`` 0.1, ``configs/neural
 DNSMOS BAK is at least 4.0 (``configs/neural_v21_bak40.yaml``, ``scripts/score_speech_dnsmos.py``; =
 ``neural_v21``) and for 35 more with a fifth of the examples passed through 8-12 kHz so that upsampled
 audio's empty upper band is met in training, files drawn in proportion to their duration
-(``configs/neural_v25b.yaml``), run behind a 4 dB Wiener pre-gain; ``neural_v21`` and ``neural_small``,
+(``configs/neural_v25b.yaml``; = ``neural_v25``) and for 90 more with the same data and losses
+(``configs/neural_v26a.yaml``), run behind a 4 dB Wiener pre-gain; ``neural_v25`` and ``neural_small``,
 the first model, are kept for comparison; ``weights/README.md``
-documents every version, and the files of ``neural_v3`` to ``neural_v19``, no longer packaged, are in
+documents every version, and the files of ``neural_v3`` to ``neural_v21``, no longer packaged, are in
 the git history).
 
 Weights whose ``model_config`` sets ``pre_wiener_db`` run the model behind a causal Wiener pre-gain on
@@ -66,7 +67,7 @@ from voxclean.enhance.neural.postfilter import post_filter
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 N_FFT, HOP = 320, 160          # voxclean.enhance.neural.model's framing (without importing torch)
-DEFAULT_WEIGHTS = "neural_v25"
+DEFAULT_WEIGHTS = "neural_v26"
 
 
 def weights_path(weights: str | Path, suffix: str = ".pt") -> Path:

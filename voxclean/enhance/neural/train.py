@@ -201,6 +201,9 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     cfg = load_config(config) if not isinstance(config, dict) else config
     tc, dc, vc = cfg["train"], cfg["data"], cfg.get("valid", {})
     out = Path(out or tc.get("out", "out/train_neural"))
+    if tc.get("init") and not (out / "last.pt").exists() and not Path(tc["init"]).is_file():
+        raise FileNotFoundError(f"train.init: no checkpoint at {tc['init']}. Weights that have left the package "
+                                "can be restored from git history (voxclean/enhance/neural/weights/README.md).")
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(threads or tc.get("threads", 1)))
     seed = int(tc.get("seed", 0))
