@@ -201,7 +201,8 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     cfg = load_config(config) if not isinstance(config, dict) else config
     tc, dc, vc = cfg["train"], cfg["data"], cfg.get("valid", {})
     out = Path(out or tc.get("out", "out/train_neural"))
-    if tc.get("init") and not (out / "last.pt").exists() and not Path(tc["init"]).is_file():
+    last = out / "last.pt"
+    if tc.get("init") and not last.exists() and not Path(tc["init"]).is_file():
         raise FileNotFoundError(f"train.init: no checkpoint at {tc['init']}. Weights that have left the package "
                                 "can be restored from git history (voxclean/enhance/neural/weights/README.md).")
     out.mkdir(parents=True, exist_ok=True)
@@ -212,7 +213,6 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     model = build_model(cfg.get("model")).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=float(tc.get("lr", 1e-3)), weight_decay=1e-4)
     step, epoch, best, minutes0 = 0, 0, -math.inf, 0.0
-    last = out / "last.pt"
     if tc.get("init") and not last.exists():   # fine-tuning: start from another checkpoint's weights
         load_init(model, torch.load(tc["init"], map_location="cpu", weights_only=False)["model"])
     if last.exists():
