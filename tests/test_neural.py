@@ -731,3 +731,47 @@ def test_sampler_resample_empties_the_band_above_the_old_nyquist():
         _, pd = welch(d, 16000, nperseg=512)
         top = f > max(RESAMPLE_RATES) / 2 + 300
         assert 10 * np.log10(py[top].sum() / py.sum()) < -80 and 10 * np.log10(pd[top].sum() / pd.sum()) < -80
+
+
+def test_teacher_loss_skips_examples_the_teacher_damaged():
+    """Distillation only where the teacher helped: an example whose teacher output lost the speech
+    (SI-SDR far below the noisy input's) is left out of the teacher term."""
+    from voxclean.enhance.neural.losses import spectral_loss
+    from voxclean.enhance.neural.train import teacher_loss
+    g = torch.Generator().manual_seed(0)
+    s = torch.from_numpy(np.stack([_speechlike(SR // 2, seed=k) for k in range(2)])).float()
+    x = s + 0.1 * torch.randn(s.shape, generator=g)
+    taught = torch.stack([s[0] + 0.01 * torch.randn(s.shape[1], generator=g), 0.01 * torch.randn(s.shape[1], generator=g)])
+    y = x * 0.8
+    assert torch.allclose(teacher_loss(y, taught, s, x), spectral_loss(y[:1], taught[:1]))
+    assert torch.allclose(teacher_loss(y, taught, s, x, margin_db=1000.0), spectral_loss(y, taught))
+    assert teacher_loss(y, taught[[1, 1]], s, x) == 0
+
+
+def test_train_with_a_teacher_cache_resumes_to_the_same_weights(tmp_path):
+    """A run with a teacher cache (every 2nd step a cache batch, built by scripts/make_teacher_cache.py)
+    stopped after 3 steps and resumed ends with the same weights as the run straight through, so the
+    on-the-fly batches keep their step order around the cache steps. A missing cache fails before
+    anything is written."""
+    import yaml
+
+    from conftest import load_script
+    from voxclean.enhance.neural.train import train
+    cfg = _tiny_train_config(epochs=1, steps_per_epoch=5, seed=2)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    load_script("make_teacher_cache").build(str(tmp_path / "tiny.yaml"), tmp_path / "cache.npz", 2, None,
+                                            "wiener", (0, 1))
+    with np.load(tmp_path / "cache.npz") as z:
+        assert z["teacher"].shape == z["noisy"].shape == (2, 2, SR) and not np.allclose(z["teacher"], z["noisy"])
+    cfg["train"].update(teacher=str(tmp_path / "cache.npz"), w_teacher=1.0, teacher_every=2)
+    straight = train(cfg, out=tmp_path / "straight")
+    train(cfg, out=tmp_path / "resumed", max_steps=3)
+    resumed = train(cfg, out=tmp_path / "resumed")
+    a = torch.load(straight / "last.pt", weights_only=False)
+    b = torch.load(resumed / "last.pt", weights_only=False)
+    assert a["step"] == b["step"] == 5
+    assert all(torch.allclose(a["model"][k], b["model"][k]) for k in a["model"])
+    cfg["train"]["teacher"] = str(tmp_path / "gone.npz")
+    with pytest.raises(FileNotFoundError, match="make_teacher_cache"):
+        train(cfg, out=tmp_path / "never")
+    assert not (tmp_path / "never").exists()

@@ -13,6 +13,11 @@ Config (see ``configs/neural_small.yaml``)::
             PMSQE loss), w_rn (residual-noise loss; NeuralSE only), max_minutes,
             init (checkpoint whose weights start a new run), device (cpu | cuda | auto; default cpu),
             workers (processes that build batches ahead; default 0 = in the training loop),
+            teacher (a cache from ``scripts/make_teacher_cache.py``: training mixtures with a teacher
+            enhancer's output), w_teacher, teacher_every (every k-th step, default 2, is a cache batch whose
+            loss adds w_teacher * L_spec(enhanced, teacher output) over the examples where the teacher's
+            SI-SDR is at most teacher_margin_db (default 3) below the noisy input's: knowledge distillation,
+            Hinton et al. 2015, on the compressed spectral loss of ``losses.py``; see ``teacher_loss``),
             keep_epochs (also write epoch_NNN.pt, model only, after every epoch),
             schedule_minutes (the cosine runs over this many minutes of training instead of over
             epochs * steps_per_epoch steps: for a fixed time budget on hardware of unknown speed)}
@@ -44,7 +49,7 @@ import numpy as np
 import torch
 
 from voxclean.enhance.neural.data import MixtureSampler
-from voxclean.enhance.neural.losses import total_loss
+from voxclean.enhance.neural.losses import si_sdr, spectral_loss, total_loss
 from voxclean.enhance.neural.model import ModelConfig, NeuralSE, enhance_batch
 
 LOG_FIELDS = ["epoch", "step", "train_loss", "train_spec", "train_si_sdr", "val_pesq_wb", "val_stoi",
@@ -184,6 +189,34 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def teacher_loss(y: torch.Tensor, taught: torch.Tensor, s: torch.Tensor, x: torch.Tensor,
+                 margin_db: float = 3.0) -> torch.Tensor:
+    """L_spec(y, teacher output) over the examples the teacher did not damage: those whose SI-SDR (against
+    the clean target s) is at most ``margin_db`` below the noisy input's. A teacher that deletes faint
+    speech under loud noise would otherwise teach the student to delete it too. Zero when none qualify."""
+    keep = si_sdr(taught, s) >= si_sdr(x, s) - margin_db
+    if not bool(keep.any()):
+        return y.new_zeros(())
+    return spectral_loss(y[keep], taught[keep])
+
+
+def _teacher_cache(tc: dict) -> tuple[dict | None, int]:
+    """(``train.teacher`` cache as arrays or None, ``teacher_every``)."""
+    every = int(tc.get("teacher_every", 2))
+    if not tc.get("teacher"):
+        return None, every
+    if every < 1:
+        raise ValueError("train.teacher_every must be at least 1")
+    path = Path(tc["teacher"])
+    if not path.is_file():
+        raise FileNotFoundError(f"train.teacher: no cache at {path} (build it with scripts/make_teacher_cache.py)")
+    with np.load(path) as z:
+        cache = {k: z[k] for k in ("noisy", "target", "teacher")}
+    if not (cache["noisy"].shape == cache["target"].shape == cache["teacher"].shape) or cache["noisy"].ndim != 3:
+        raise ValueError(f"{path}: noisy, target and teacher must all be (batches, batch, samples)")
+    return cache, every
+
+
 def make_sampler(dc: dict, seed: int) -> MixtureSampler:
     """The config's ``data`` section as a :class:`MixtureSampler`: ``speech``, ``noise`` and ``rir`` are its
     folders, every other key one of its keyword arguments (their defaults apply when a key is absent)."""
@@ -205,6 +238,7 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     if tc.get("init") and not last.exists() and not Path(tc["init"]).is_file():
         raise FileNotFoundError(f"train.init: no checkpoint at {tc['init']}. Weights that have left the package "
                                 "can be restored from git history (voxclean/enhance/neural/weights/README.md).")
+    teacher, every = _teacher_cache(tc)   # a missing or malformed cache fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(threads or tc.get("threads", 1)))
     seed = int(tc.get("seed", 0))
@@ -232,7 +266,9 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
     log_path = out / "log.csv"
     new_log = not log_path.exists()
     batch_size, workers = int(tc.get("batch", 8)), int(tc.get("workers", 0))
-    batches = _batches(sampler, step, total_steps, batch_size, workers)
+    w_teacher, margin_db = float(tc.get("w_teacher", 0.0)), float(tc.get("teacher_margin_db", 3.0))
+    fly = (lambda k: k - k // every) if teacher else (lambda k: k)   # on-the-fly batches before step k
+    batches = _batches(sampler, fly(step), total_steps, batch_size, workers)
     t0 = time.time()
     stop = False
     interrupted = []
@@ -256,7 +292,13 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
                 lr = lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(done, 1.0)))
                 for g in opt.param_groups:
                     g["lr"] = lr
-                noisy, target = next(batches)
+                taught = None
+                if teacher and step % every == every - 1:
+                    k = (step // every) % len(teacher["noisy"])
+                    noisy, target, taught = teacher["noisy"][k], teacher["target"][k], teacher["teacher"][k]
+                    taught = torch.as_tensor(taught).to(dev)
+                else:
+                    noisy, target = next(batches)
                 x, s = torch.as_tensor(noisy).to(dev), torch.as_tensor(target).to(dev)
                 if weights.get("w_rn"):
                     if not isinstance(model, NeuralSE):
@@ -265,6 +307,8 @@ def train(config: str | os.PathLike | dict, out: str | os.PathLike | None = None
                 else:
                     (y, vad), y_noise = forward_wave(model, x), None
                 loss, parts = total_loss(y, s, vad, **weights, y_noise=y_noise)
+                if taught is not None and w_teacher:
+                    loss = loss + w_teacher * teacher_loss(y, taught, s, x, margin_db)
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), float(tc.get("grad_clip", 1.0)))
